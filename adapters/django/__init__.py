@@ -1,0 +1,1 @@
+"""Django request middleware (see docs/adapters/django.md)."""

@@ -1,0 +1,1 @@
+"""Flagsmith task processor adapter (see docs/adapters/task-processor.md)."""

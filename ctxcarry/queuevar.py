@@ -1,0 +1,210 @@
+"""QueueVar: a context variable whose value travels with every enqueued task.
+
+A QueueVar is registered by name when it is created, so that a worker can find
+it again by the name on the wire. Its value is checked and captured when it is
+set: a value that cannot travel as JSON is refused there, with a ``TypeError``
+naming the var, rather than later at enqueue time in some other module.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from types import TracebackType
+from typing import Any, Generic, TypeVar, cast, overload
+
+from .codecs import Codec, IntRangeCodec, JSONCodec
+from .jsonvalue import JSONValue, NotJSON, snapshot_exact
+from .names import MAX_KEY_LENGTH, is_valid_key
+
+__all__ = ["BACKING_PREFIX", "QueueVar", "QueueVarBinding", "priority", "registered_vars"]
+
+T = TypeVar("T")
+
+#: Prefix of the name of the ContextVar behind each QueueVar. It must never be
+#: ``structlog_`` (structlog would show the var as a log key).
+BACKING_PREFIX = "ctxcarry:"
+
+#: What a QueueVar's ContextVar holds when the var is set: the value ``get()``
+#: returns, its JSON snapshot, and that snapshot's encoded size.
+Slot = tuple[Any, JSONValue, int]
+
+
+class _ClearedType:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<cleared>"
+
+
+#: Held by a QueueVar's ContextVar when the var is unset: ``get()`` gives the default.
+CLEARED: Any = _ClearedType()
+
+_MISSING: Any = object()
+
+_registry_lock = threading.Lock()
+_by_name: dict[str, QueueVar[Any]] = {}
+_all_vars: tuple[QueueVar[Any], ...] = ()
+
+
+def registered_vars() -> tuple[QueueVar[Any], ...]:
+    """Every registered QueueVar, in registration order (an immutable snapshot)."""
+    return _all_vars
+
+
+def lookup(name: str) -> QueueVar[Any] | None:
+    """The QueueVar registered under ``name``, or ``None``."""
+    return _by_name.get(name)
+
+
+def _register(var: QueueVar[Any]) -> None:
+    global _all_vars
+    with _registry_lock:
+        if var.name in _by_name:
+            raise ValueError(f"a QueueVar named {var.name!r} is already registered")
+        _by_name[var.name] = var
+        _all_vars = (*_all_vars, var)
+
+
+class QueueVar(Generic[T]):
+    """A context variable, registered by name, that travels with enqueued tasks.
+
+    >>> request_tenant = QueueVar("doc_tenant", default=None)
+    >>> with request_tenant("acme"):
+    ...     request_tenant.get()
+    'acme'
+    >>> request_tenant.get() is None
+    True
+
+    ``codec`` turns non-JSON types into JSON and checks what a worker receives
+    (see :mod:`ctxcarry.codecs`); without one, values must be plain JSON that
+    round-trips exactly. Creating a second QueueVar with a registered name
+    raises ``ValueError``.
+    """
+
+    __slots__ = ("__weakref__", "_codec", "_default", "_name", "_var")
+
+    def __init__(self, name: str, *, default: T, codec: Codec[T] | None = None) -> None:
+        if not is_valid_key(name):
+            raise ValueError(
+                f"invalid QueueVar name {name!r}: use letters, digits, '_', '.', '-' "
+                f"(a letter or '_' first), at most {MAX_KEY_LENGTH} characters"
+            )
+        self._name = name
+        self._default = default
+        self._codec: Codec[T] = codec if codec is not None else JSONCodec()
+        self._var: contextvars.ContextVar[Any] = contextvars.ContextVar(
+            BACKING_PREFIX + name, default=CLEARED
+        )
+        _register(self)
+
+    @property
+    def name(self) -> str:
+        """The name the var is registered and sent under."""
+        return self._name
+
+    @property
+    def default(self) -> T:
+        """What :meth:`get` returns when the var is not set."""
+        return self._default
+
+    @property
+    def codec(self) -> Codec[T]:
+        """The codec that encodes and checks the var's values."""
+        return self._codec
+
+    @property
+    def context_var(self) -> contextvars.ContextVar[Any]:
+        """The ContextVar that backs this QueueVar (it holds internal slots)."""
+        return self._var
+
+    @overload
+    def get(self) -> T: ...
+    @overload
+    def get(self, default: T) -> T: ...
+
+    def get(self, default: Any = _MISSING) -> Any:
+        """The current value; the var's default (or ``default``) when unset."""
+        slot = self._var.get()
+        if slot is CLEARED:
+            return self._default if default is _MISSING else default
+        return slot[0]
+
+    def is_set(self) -> bool:
+        """True when the var holds a value in the current context."""
+        return self._var.get() is not CLEARED
+
+    def set(self, value: T) -> contextvars.Token[Any]:
+        """Set the value for the current context; return a token for :meth:`reset`.
+
+        Raises ``TypeError`` naming the var if the value cannot travel.
+        """
+        return self._var.set(self.make_slot(value))
+
+    def reset(self, token: contextvars.Token[Any]) -> None:
+        """Restore the value the var had before the :meth:`set` that made ``token``."""
+        self._var.reset(token)
+
+    def clear(self) -> contextvars.Token[Any]:
+        """Unset the var in the current context (``get()`` gives the default)."""
+        return self._var.set(CLEARED)
+
+    def __call__(self, value: T) -> QueueVarBinding[T]:
+        """A context manager that sets ``value`` for a ``with`` block.
+
+        The value is checked here, so a bad value fails at the call site.
+        """
+        return QueueVarBinding(self, self.make_slot(value))
+
+    def make_slot(self, value: T) -> Slot:
+        """Check and snapshot ``value``; raise ``TypeError`` naming the var if it can't travel."""
+        if value is None:
+            return (None, None, 4)
+        try:
+            wire = self._codec.encode(value)
+            snapshot, size = snapshot_exact(wire)
+        except (NotJSON, TypeError, ValueError) as exc:
+            raise TypeError(
+                f"QueueVar {self._name!r} cannot carry {type(value).__name__} value: {exc}"
+            ) from None
+        return (value, snapshot, size)
+
+    def decode_slot(self, wire: JSONValue, size: int) -> Slot:
+        """Build a slot from a JSON value read from a carrier (``TypeError``/``ValueError``)."""
+        if wire is None:
+            return (None, None, 4)
+        return (self._codec.decode(wire), wire, size)
+
+    def __repr__(self) -> str:
+        return f"<QueueVar {self._name!r} default={self._default!r}>"
+
+
+class QueueVarBinding(Generic[T]):
+    """The context manager returned by ``var(value)``; re-entrant, nestable."""
+
+    __slots__ = ("_slot", "_tokens", "_var")
+
+    def __init__(self, var: QueueVar[T], slot: Slot) -> None:
+        self._var = var
+        self._slot = slot
+        self._tokens: list[contextvars.Token[Any]] = []
+
+    def __enter__(self) -> T:
+        self._tokens.append(self._var.context_var.set(self._slot))
+        return cast(T, self._slot[0])
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._var.context_var.reset(self._tokens.pop())
+
+
+#: Built-in QueueVar: the task's priority. When set, adapters use it as the
+#: message priority unless the caller passed one explicitly. 0..255 (AMQP's
+#: range; Redis transports use 0..9).
+priority: QueueVar[int | None] = QueueVar(
+    "priority", default=None, codec=cast("Codec[int | None]", IntRangeCodec(0, 255))
+)

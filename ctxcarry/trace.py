@@ -1,0 +1,51 @@
+"""W3C trace context fields: which keys they are, and when a value is safe for OTel.
+
+The fields are whatever the global OpenTelemetry propagator reads and writes
+(``traceparent``, ``tracestate``, ``baggage`` by default; ``OTEL_PROPAGATORS``
+can change that). Values read from a carrier are checked before OTel sees them:
+OTel's baggage propagator logs an oversized header in full, and a hostile
+multi-megabyte string has no business reaching a regex.
+"""
+
+from __future__ import annotations
+
+from opentelemetry import propagate
+from opentelemetry.propagators.textmap import TextMapPropagator
+
+__all__ = ["FIELD_LIMITS", "check_trace_value", "trace_fields"]
+
+#: Longest accepted value per field; other propagators' fields get ``DEFAULT_LIMIT``.
+FIELD_LIMITS = {"traceparent": 512, "tracestate": 4096, "baggage": 8192}
+DEFAULT_LIMIT = 8192
+#: W3C: at most 32 tracestate members. OTel's baggage propagator: at most 180 pairs.
+MAX_TRACESTATE_MEMBERS = 32
+MAX_BAGGAGE_MEMBERS = 180
+
+_cached: tuple[TextMapPropagator | None, tuple[str, ...]] = (None, ())
+
+
+def trace_fields() -> tuple[str, ...]:
+    """The carrier keys the global propagator uses (cached per propagator object)."""
+    global _cached
+    textmap = propagate.get_global_textmap()
+    cached_for, fields = _cached
+    if cached_for is not textmap:
+        fields = tuple(sorted(textmap.fields))
+        _cached = (textmap, fields)
+    return fields
+
+
+def check_trace_value(field: str, value: object) -> str | None:
+    """``None`` if ``value`` is safe to hand to OTel for ``field``, else the reason."""
+    if type(value) is not str:
+        return f"is {type(value).__name__}, not a string"
+    limit = FIELD_LIMITS.get(field, DEFAULT_LIMIT)
+    if len(value) > limit:
+        return f"is longer than {limit} characters"
+    if not (value.isascii() and value.isprintable()):
+        return "has characters outside printable ASCII"
+    if field == "tracestate" and value.count(",") >= MAX_TRACESTATE_MEMBERS:
+        return f"has more than {MAX_TRACESTATE_MEMBERS} members"
+    if field == "baggage" and value.count(",") >= MAX_BAGGAGE_MEMBERS:
+        return f"has more than {MAX_BAGGAGE_MEMBERS} members"
+    return None

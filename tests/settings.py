@@ -1,0 +1,54 @@
+"""Django settings for the test suite (task processor and Django middleware tests).
+
+PostgreSQL is required: the task processor's PL/pgSQL functions do not exist on
+SQLite. pytest-django creates and destroys the test database ``test_ctxcarry``.
+"""
+
+from __future__ import annotations
+
+from tests import services
+
+SECRET_KEY = "ctxcarry-tests-not-secret"
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["*"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "task_processor",
+    "ctxcarry.adapters.task_processor",
+    "ctxcarry.adapters.django",
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": services.PGHOST,
+        "PORT": services.PGPORT,
+        "USER": services.PGUSER,
+        "PASSWORD": services.PGPASSWORD,
+        "NAME": "ctxcarry",
+        "TEST": {"NAME": "test_ctxcarry"},
+    }
+}
+
+MIDDLEWARE: list[str] = []
+ROOT_URLCONF = "tests.urls"
+
+# Flagsmith task processor (see ../shared/notes/task-processor.md).
+TASK_RUN_METHOD = "TASK_PROCESSOR"
+TASK_PROCESSOR_MODE = True
+DOCGEN_MODE = False
+TASK_PROCESSOR_DATABASES = ["default"]
+ENABLE_TASK_PROCESSOR_HEALTH_CHECK = False
+TASK_BACKOFF_DEFAULT_DELAY_SECONDS = 1
+ENABLE_CLEAN_UP_OLD_TASKS = False
+TASK_DELETE_RETENTION_DAYS = 15
+TASK_DELETE_BATCH_SIZE = 2000
+TASK_DELETE_RUN_TIME = "01:00"
+TASK_DELETE_RUN_EVERY = 1
+TASK_DELETE_INCLUDE_FAILED_TASKS = False
+RECURRING_TASK_RUN_RETENTION_DAYS = 15
