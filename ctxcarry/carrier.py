@@ -19,7 +19,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from opentelemetry import propagate
 
 from .budget import Entry, carrier_size, fit
-from .jsonvalue import NotJSON, copy_json, sanitize_loose, snapshot_exact, string_size
+from .jsonvalue import NotJSON, TooLarge, copy_json, sanitize_loose, snapshot_exact, string_size
 from .names import is_valid_key
 from .problems import Problems, safe_name
 from .queuecontext import QueueContext
@@ -103,6 +103,11 @@ class Carrier:
         if self.restore_trace not in ("always", "if_no_active_span", "never"):
             raise ValueError(f"unknown restore_trace {self.restore_trace!r}")
 
+    def _reason(self, exc: NotJSON) -> str:
+        if isinstance(exc, TooLarge):
+            return f"value does not fit max_bytes={self.max_bytes}"
+        return str(exc)
+
     def replace(self, **changes: Any) -> Carrier:
         """A copy of this Carrier with some settings changed."""
         return replace(self, **changes)
@@ -180,7 +185,7 @@ class Carrier:
                 try:
                     json_value, size = sanitize_loose(value, limit)
                 except NotJSON as exc:
-                    problems.add(f"structlog key {safe_name(key)}: {exc}")
+                    problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
                     continue
                 log.append(Entry(key, json_value, size))
             elif carry_vars and value is not CLEARED and name.startswith(BACKING_PREFIX):
@@ -318,7 +323,7 @@ class Carrier:
             try:
                 json_value, size = snapshot_exact(value, self.max_bytes)
             except NotJSON as exc:
-                problems.add(f"{group} {safe_name(key)}: {exc}")
+                problems.add(f"{group} {safe_name(key)}: {self._reason(exc)}")
                 continue
             entries.append(Entry(key, json_value, size))
         if len(raw) > room:

@@ -9,6 +9,8 @@ multi-megabyte string has no business reaching a regex.
 
 from __future__ import annotations
 
+import re
+
 from opentelemetry import propagate
 from opentelemetry.propagators.textmap import TextMapPropagator
 
@@ -20,6 +22,11 @@ DEFAULT_LIMIT = 8192
 #: W3C: at most 32 tracestate members. OTel's baggage propagator: at most 180 pairs.
 MAX_TRACESTATE_MEMBERS = 32
 MAX_BAGGAGE_MEMBERS = 180
+
+# W3C Trace Context level 2: version-traceid-parentid-flags; future versions may append.
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+_ZERO_TRACE_ID = "0" * 32
+_ZERO_SPAN_ID = "0" * 16
 
 _cached: tuple[TextMapPropagator | None, tuple[str, ...]] = (None, ())
 
@@ -44,8 +51,22 @@ def check_trace_value(field: str, value: object) -> str | None:
         return f"is longer than {limit} characters"
     if not (value.isascii() and value.isprintable()):
         return "has characters outside printable ASCII"
+    if field == "traceparent":
+        return _traceparent_problem(value)
     if field == "tracestate" and value.count(",") >= MAX_TRACESTATE_MEMBERS:
         return f"has more than {MAX_TRACESTATE_MEMBERS} members"
     if field == "baggage" and value.count(",") >= MAX_BAGGAGE_MEMBERS:
         return f"has more than {MAX_BAGGAGE_MEMBERS} members"
+    return None
+
+
+def _traceparent_problem(value: str) -> str | None:
+    match = _TRACEPARENT.fullmatch(value)
+    if match is None:
+        return "is not a W3C traceparent"
+    version, trace_id, span_id, _, rest = match.groups()
+    if version == "ff" or (version == "00" and rest is not None):
+        return "has an invalid traceparent version"
+    if trace_id == _ZERO_TRACE_ID or span_id == _ZERO_SPAN_ID:
+        return "has an all-zero trace or span id"
     return None
