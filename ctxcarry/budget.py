@@ -1,10 +1,13 @@
 """The size budget: which entries of a carrier fit in ``max_bytes`` of JSON.
 
-Sizes are exact JSON sizes (see :mod:`ctxcarry.jsonvalue`). When everything
-fits, nothing is dropped. When it does not, entries are kept in priority order
--- trace fields first (traceparent, tracestate, baggage), then QueueVars, then
-structlog keys, smallest first within each group -- and what does not fit is
-dropped. The accounting over-counts a few bytes of punctuation, never under.
+An entry is a ``(key, value, size)`` tuple where ``size`` is the exact JSON
+size of ``value`` (see :mod:`ctxcarry.jsonvalue`) and ``key`` is a validated
+name, so it needs no escaping. :func:`upper_bound` over-counts a few bytes of
+punctuation per section and never under-counts, so a carrier within the bound
+is within the budget. When it does not fit, :func:`fit` keeps entries in
+priority order -- trace fields first (traceparent, tracestate, baggage), then
+QueueVars, then structlog keys, smallest first within each group -- and drops
+what does not fit.
 """
 
 from __future__ import annotations
@@ -12,18 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from .jsonvalue import JSONValue, string_size
+from .jsonvalue import JSONValue
 from .wire import ENVELOPE_KEY, STRUCTLOG_KEY
 
-__all__ = ["Entry", "Fitted", "carrier_size", "fit"]
+__all__ = ["Entry", "Fitted", "fit", "upper_bound"]
 
-
-class Entry(NamedTuple):
-    """One key of a carrier section with its JSON value and that value's size."""
-
-    key: str
-    value: JSONValue
-    size: int
+#: ``(key, JSON value, exact JSON size of the value)``
+Entry = tuple[str, JSONValue, int]
 
 
 class Fitted(NamedTuple):
@@ -35,27 +33,27 @@ class Fitted(NamedTuple):
     dropped: list[tuple[str, Entry]]
 
 
-def _object_size(entries: Sequence[Entry]) -> int:
-    if not entries:
-        return 2
-    return 1 + sum(string_size(e.key) + 1 + e.size + 1 for e in entries)
-
-
 # ``"ctxcarry":{"v":1,"vars":{}}`` plus a comma; ``"structlog_context":{}`` plus a comma.
-_ENVELOPE_OVERHEAD = string_size(ENVELOPE_KEY) + 1 + len('{"v":1,"vars":{}}') + 1
-_LOG_OVERHEAD = string_size(STRUCTLOG_KEY) + 1 + 2 + 1
+ENVELOPE_OVERHEAD = len(ENVELOPE_KEY) + 2 + 1 + len('{"v":1,"vars":{}}') + 1
+LOG_OVERHEAD = len(STRUCTLOG_KEY) + 2 + 1 + 2 + 1
+#: Per entry: two quotes around the key, a colon and a comma.
+ENTRY_OVERHEAD = 4
 
 
-def carrier_size(trace: Sequence[Entry], queuevars: Sequence[Entry], log: Sequence[Entry]) -> int:
-    """Exact size of the JSON object inject would write for these entries."""
-    top = list(trace)
-    if log:
-        top.append(Entry(STRUCTLOG_KEY, None, _object_size(log)))
+def upper_bound(trace: Sequence[Entry], queuevars: Sequence[Entry], log: Sequence[Entry]) -> int:
+    """An upper bound (within a few bytes) of the JSON object inject writes."""
+    total = 2
+    for key, _, size in trace:
+        total += len(key) + size + ENTRY_OVERHEAD
     if queuevars or log:
-        vars_size = _object_size(queuevars)
-        # {"v":1,"vars":<vars>}
-        top.append(Entry(ENVELOPE_KEY, None, len('{"v":1,"vars":}') + vars_size))
-    return _object_size(top)
+        total += ENVELOPE_OVERHEAD
+        for key, _, size in queuevars:
+            total += len(key) + size + ENTRY_OVERHEAD
+        if log:
+            total += LOG_OVERHEAD
+            for key, _, size in log:
+                total += len(key) + size + ENTRY_OVERHEAD
+    return total
 
 
 def fit(
@@ -67,30 +65,30 @@ def fit(
     kept_vars: list[Entry] = []
     kept_log: list[Entry] = []
     dropped: list[tuple[str, Entry]] = []
-    envelope_counted = False
-    log_counted = False
     for entry in trace:
-        cost = string_size(entry.key) + 1 + entry.size + 1
+        cost = len(entry[0]) + entry[2] + ENTRY_OVERHEAD
         if used + cost <= max_bytes:
             used += cost
             kept_trace.append(entry)
         else:
             dropped.append(("trace field", entry))
+    envelope_counted = log_counted = False
     for group, entries, kept in (
         ("QueueVar", queuevars, kept_vars),
         ("structlog key", log, kept_log),
     ):
-        for entry in sorted(entries, key=lambda e: e.size):
-            cost = len(entry.key) + 2 + 1 + entry.size + 1
+        is_log = kept is kept_log
+        for entry in sorted(entries, key=lambda e: e[2]):
+            cost = len(entry[0]) + entry[2] + ENTRY_OVERHEAD
             if not envelope_counted:
-                cost += _ENVELOPE_OVERHEAD
-            if group == "structlog key" and not log_counted:
-                cost += _LOG_OVERHEAD
+                cost += ENVELOPE_OVERHEAD
+            if is_log and not log_counted:
+                cost += LOG_OVERHEAD
             if used + cost <= max_bytes:
                 used += cost
                 kept.append(entry)
                 envelope_counted = True
-                log_counted = log_counted or group == "structlog key"
+                log_counted = log_counted or is_log
             else:
                 dropped.append((group, entry))
     return Fitted(kept_trace, kept_vars, kept_log, dropped)

@@ -18,12 +18,20 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from opentelemetry import propagate
 
-from .budget import Entry, carrier_size, fit
-from .jsonvalue import NotJSON, TooLarge, copy_json, sanitize_loose, snapshot_exact, string_size
-from .names import is_valid_key
+from .budget import ENTRY_OVERHEAD, ENVELOPE_OVERHEAD, LOG_OVERHEAD, Entry, fit, upper_bound
+from .jsonvalue import (
+    NotJSON,
+    TooLarge,
+    copy_json,
+    encode_ascii,
+    sanitize_loose,
+    snapshot_exact,
+    string_size,
+)
+from .names import is_valid_key, known_valid_names
 from .problems import Problems, safe_name
 from .queuecontext import QueueContext
-from .queuevar import BACKING_PREFIX, CLEARED, QueueVar, Slot, lookup
+from .queuevar import BACKING_PREFIX, CLEARED, QueueVar, Slot, lookup, registry_by_name
 from .restore import Extraction
 from .trace import check_trace_value, trace_fields
 from .wire import ENVELOPE_KEY, FORMAT_VERSION, STRUCTLOG_KEY, VARS_KEY, VERSION_KEY
@@ -54,7 +62,10 @@ _STRUCTLOG_PREFIX = "structlog_"
 _STRUCTLOG_PREFIX_LEN = len(_STRUCTLOG_PREFIX)
 _BACKING_PREFIX_LEN = len(BACKING_PREFIX)
 _TRACE_ORDER = {"traceparent": 0, "tracestate": 1, "baggage": 2}
-_EMPTY_CONTEXT_DROPPED: tuple[str, ...] = ()
+_NO_TRACE: dict[str, str] = {}
+#: Upper bound of the fixed punctuation around the sections (envelope + structlog object).
+_SECTIONS_BOUND = 2 + ENVELOPE_OVERHEAD + LOG_OVERHEAD
+_ENTRY_BOUND = ENTRY_OVERHEAD
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -126,68 +137,78 @@ class Carrier:
         """
         out: dict[str, Any] = {} if carrier is None else carrier
         problems = Problems()
-        trace = self._capture_trace(problems) if self.carry_trace else []
-        queuevars, log = self._capture_context(problems)
-        trace, queuevars, log = self._apply_limits(trace, queuevars, log, problems)
-        problems.raise_if_strict("ctxcarry.inject", self.strict)
-        for entry in trace:
-            out[entry.key] = entry.value
+        trace, bound = self._capture_trace(problems) if self.carry_trace else (_NO_TRACE, 0)
+        queuevars, log, context_bound = self._capture_context(problems)
+        if bound + context_bound > self.max_bytes or len(queuevars) + len(log) > self.max_keys:
+            trace, queuevars, log = self._enforce_limits(trace, queuevars, log, problems)
+        if problems:
+            problems.raise_if_strict("ctxcarry.inject", self.strict)
+        if trace:
+            out.update(trace)
         if log:
-            out[STRUCTLOG_KEY] = {e.key: e.value for e in log}
+            out[STRUCTLOG_KEY] = log
         else:
             out.pop(STRUCTLOG_KEY, None)
         if queuevars or log:
-            out[ENVELOPE_KEY] = {
-                VERSION_KEY: FORMAT_VERSION,
-                VARS_KEY: {e.key: e.value for e in queuevars},
-            }
+            out[ENVELOPE_KEY] = {VERSION_KEY: FORMAT_VERSION, VARS_KEY: queuevars}
         else:
             out.pop(ENVELOPE_KEY, None)
-        problems.warn("ctxcarry.inject")
+        if problems:
+            problems.warn("ctxcarry.inject")
         return out
 
-    def _capture_trace(self, problems: Problems) -> list[Entry]:
+    def _capture_trace(self, problems: Problems) -> tuple[dict[str, str], int]:
+        """The global propagator's fields for the current context, and their size bound."""
         headers: dict[str, str] = {}
         try:
             propagate.inject(headers)
         except Exception as exc:  # a broken propagator must not break an enqueue
             problems.add(f"trace context: propagator failed ({type(exc).__name__})")
-            return []
-        if not headers:
-            return []
-        entries = []
-        for key in sorted(headers, key=lambda k: (_TRACE_ORDER.get(k, 3), k)):
-            value = headers[key]
-            reason = check_trace_value(key, value)
+            return _NO_TRACE, 0
+        bound = 0
+        for key, value in list(headers.items()):
+            reason = check_trace_value(key, value, trusted=True)
             if reason is not None:
                 problems.add(f"trace field {safe_name(key)} {reason}")
+                del headers[key]
                 continue
-            entries.append(Entry(key, value, string_size(value)))
-        return entries
+            bound += len(key) + 2 * len(value) + _ENTRY_BOUND
+        return headers, bound
 
-    def _capture_context(self, problems: Problems) -> tuple[list[Entry], list[Entry]]:
-        """One pass over the current context picks up QueueVars and structlog keys."""
-        queuevars: list[Entry] = []
-        log: list[Entry] = []
+    def _capture_context(self, problems: Problems) -> tuple[dict[str, Any], dict[str, Any], int]:
+        """One pass over the current context picks up QueueVars and structlog keys.
+
+        Returns both sections and an upper bound of their JSON size (strings
+        are bounded by their worst-case escaping, so no encoding happens here).
+        """
+        queuevars: dict[str, Any] = {}
+        log: dict[str, Any] = {}
         carry_vars, carry_log = self.carry_queuevars, self.carry_structlog
         if not (carry_vars or carry_log):
-            return queuevars, log
+            return queuevars, log, 0
         limit = self.max_bytes
+        valid_names = known_valid_names
+        bound = _SECTIONS_BOUND
         for cvar, value in contextvars.copy_context().items():
             name = cvar.name
             if name.startswith(_STRUCTLOG_PREFIX):
                 if value is Ellipsis or not carry_log:
                     continue
                 key = name[_STRUCTLOG_PREFIX_LEN:]
-                if not is_valid_key(key):
+                if key not in valid_names and not is_valid_key(key):
                     problems.add(f"structlog key {safe_name(key)}: not a valid key name")
+                    continue
+                if type(value) is str:
+                    log[key] = value
+                    bound += len(key) + 12 * len(value) + _ENTRY_BOUND
                     continue
                 try:
                     json_value, size = sanitize_loose(value, limit)
                 except NotJSON as exc:
                     problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
                     continue
-                log.append(Entry(key, json_value, size))
+                log[key] = json_value
+                bound += len(key) + size + _ENTRY_BOUND
             elif carry_vars and value is not CLEARED and name.startswith(BACKING_PREFIX):
                 var_name = name[_BACKING_PREFIX_LEN:]
                 var = lookup(var_name)
@@ -196,27 +217,47 @@ class Carrier:
                 wire = value[1]
                 if type(wire) is dict or type(wire) is list:
                     wire = copy_json(wire)
-                queuevars.append(Entry(var_name, wire, value[2]))
-        return queuevars, log
+                queuevars[var_name] = wire
+                bound += len(var_name) + value[2] + _ENTRY_BOUND
+        return queuevars, log, bound
 
-    def _apply_limits(
+    def _enforce_limits(
+        self,
+        trace: dict[str, str],
+        queuevars: dict[str, Any],
+        log: dict[str, Any],
+        problems: Problems,
+    ) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        """The slow path, near the limits: exact sizes, ``max_keys``, then ``max_bytes``."""
+        var_entries = _exact_entries(queuevars)
+        log_entries = _exact_entries(log)
+        if len(var_entries) + len(log_entries) > self.max_keys:
+            room_for_log = max(0, self.max_keys - len(var_entries))
+            for entry in var_entries[self.max_keys :]:
+                problems.add(f"QueueVar {safe_name(entry[0])}: over max_keys={self.max_keys}")
+            for entry in log_entries[room_for_log:]:
+                problems.add(f"structlog key {safe_name(entry[0])}: over max_keys={self.max_keys}")
+            var_entries, log_entries = var_entries[: self.max_keys], log_entries[:room_for_log]
+        trace_entries = sorted(
+            _exact_entries(trace), key=lambda e: (_TRACE_ORDER.get(e[0], 3), e[0])
+        )
+        if upper_bound(trace_entries, var_entries, log_entries) > self.max_bytes:
+            trace_entries, var_entries, log_entries = self._fit(
+                trace_entries, var_entries, log_entries, problems
+            )
+        return (
+            {key: str(value) for key, value, _ in trace_entries},
+            {key: value for key, value, _ in var_entries},
+            {key: value for key, value, _ in log_entries},
+        )
+
+    def _fit(
         self, trace: list[Entry], queuevars: list[Entry], log: list[Entry], problems: Problems
     ) -> tuple[list[Entry], list[Entry], list[Entry]]:
-        """Enforce ``max_keys`` then ``max_bytes``, recording what is dropped."""
-        if len(queuevars) + len(log) > self.max_keys:
-            room_for_log = max(0, self.max_keys - len(queuevars))
-            for entry in queuevars[self.max_keys :]:
-                problems.add(f"QueueVar {safe_name(entry.key)}: over max_keys={self.max_keys}")
-            for entry in log[room_for_log:]:
-                problems.add(f"structlog key {safe_name(entry.key)}: over max_keys={self.max_keys}")
-            queuevars, log = queuevars[: self.max_keys], log[:room_for_log]
-        if carrier_size(trace, queuevars, log) <= self.max_bytes:
-            return trace, queuevars, log
         fitted = fit(trace, queuevars, log, self.max_bytes)
-        for group, entry in fitted.dropped:
+        for group, (key, _, size) in fitted.dropped:
             problems.add(
-                f"{group} {safe_name(entry.key)}: {entry.size} bytes do not fit "
-                f"max_bytes={self.max_bytes}"
+                f"{group} {safe_name(key)}: {size} bytes do not fit max_bytes={self.max_bytes}"
             )
         return fitted.trace, fitted.queuevars, fitted.log
 
@@ -228,70 +269,63 @@ class Carrier:
         Never raises for bad input unless strict: what cannot be used is left
         out and described in the result's ``dropped``.
         """
+        if carrier is None:
+            return QueueContext._from_slots({}, {}, {}, FORMAT_VERSION, ())
         problems = Problems()
         try:
-            result = self._decode(carrier, problems)
+            slots, log, trace, version = self._decode(carrier, problems)
         except Exception as exc:  # a hostile Mapping must not take the task down
             problems.add(f"carrier could not be read ({type(exc).__name__})")
-            result = ({}, [], [], FORMAT_VERSION)
-        problems.raise_if_strict("ctxcarry.extract", self.strict)
-        slots, log, trace, version = result
-        return QueueContext._from_slots(
-            slots,
-            {e.key: e.value for e in log},
-            {e.key: str(e.value) for e in trace},
-            version,
-            tuple(problems.items) if problems else _EMPTY_CONTEXT_DROPPED,
-        )
+            slots, log, trace, version = {}, {}, {}, FORMAT_VERSION
+        if problems:
+            problems.raise_if_strict("ctxcarry.extract", self.strict)
+        return QueueContext._from_slots(slots, log, trace, version, tuple(problems))
 
     def _decode(
         self, carrier: object, problems: Problems
-    ) -> tuple[dict[QueueVar[Any], Slot], list[Entry], list[Entry], int]:
-        if carrier is None:
-            return {}, [], [], FORMAT_VERSION
-        if not isinstance(carrier, Mapping):
+    ) -> tuple[dict[QueueVar[Any], Slot], dict[str, Any], dict[str, str], int]:
+        """One flat pass over an untrusted carrier (this is extract's hot path)."""
+        if type(carrier) is not dict and not isinstance(carrier, Mapping):
             problems.add(f"carrier is {type(carrier).__name__}, not a JSON object")
-            return {}, [], [], FORMAT_VERSION
-        trace = self._decode_trace(carrier, problems) if self.carry_trace else []
-        version, raw_vars = self._decode_envelope(carrier.get(ENVELOPE_KEY), problems)
-        var_entries = self._decode_section(
-            raw_vars, "QueueVar", self.max_keys, problems, self.carry_queuevars
-        )
-        log = self._decode_section(
-            carrier.get(STRUCTLOG_KEY),
-            "structlog key",
-            self.max_keys - len(var_entries),
-            problems,
-            self.carry_structlog,
-        )
-        if carrier_size(trace, var_entries, log) > self.max_bytes:
-            fitted = fit(trace, var_entries, log, self.max_bytes)
-            for group, entry in fitted.dropped:
-                problems.add(
-                    f"{group} {safe_name(entry.key)}: {entry.size} bytes do not fit "
-                    f"max_bytes={self.max_bytes}"
-                )
-            trace, var_entries, log = fitted.trace, fitted.queuevars, fitted.log
-        return self._decode_slots(var_entries, problems), log, trace, version
+            return {}, {}, {}, FORMAT_VERSION
+        get = carrier.get
+        limit = self.max_bytes
+        bound = _SECTIONS_BOUND
+        trace: dict[str, str] = {}
+        if self.carry_trace:
+            for field in trace_fields():
+                value = get(field)
+                if value is None:
+                    continue
+                reason = check_trace_value(field, value)
+                if reason is not None:
+                    problems.add(f"trace field {safe_name(field)} {reason}")
+                    continue
+                trace[field] = value
+                bound += len(field) + 2 * len(value) + _ENTRY_BOUND
 
-    def _decode_trace(self, carrier: Mapping[Any, Any], problems: Problems) -> list[Entry]:
-        entries = []
-        for field in trace_fields():
-            value = carrier.get(field)
-            if value is None:
-                continue
-            reason = check_trace_value(field, value)
-            if reason is not None:
-                problems.add(f"trace field {safe_name(field)} {reason}")
-                continue
-            entries.append(Entry(field, value, string_size(value)))
-        return entries
+        slots: dict[QueueVar[Any], Slot] = {}
+        version = FORMAT_VERSION
+        envelope = get(ENVELOPE_KEY)
+        if envelope is not None:
+            version, raw_vars = self._decode_envelope(envelope, problems)
+            if raw_vars is not None and self.carry_queuevars:
+                bound += self._decode_queuevars(raw_vars, slots, problems)
+
+        log: dict[str, Any] = {}
+        if self.carry_structlog:
+            raw_log = get(STRUCTLOG_KEY)
+            if raw_log is not None:
+                bound += self._decode_log(raw_log, self.max_keys - len(slots), log, problems)
+
+        if bound > limit:
+            self._fit_decoded(trace, slots, log, problems)
+        return slots, log, trace, version
 
     @staticmethod
     def _decode_envelope(envelope: object, problems: Problems) -> tuple[int, object]:
-        if envelope is None:
-            return FORMAT_VERSION, None
-        if not isinstance(envelope, Mapping):
+        """The format version and the raw ``vars`` section (``None``: do not restore)."""
+        if type(envelope) is not dict and not isinstance(envelope, Mapping):
             problems.add(f"{ENVELOPE_KEY!r} is {type(envelope).__name__}, not an object")
             return FORMAT_VERSION, None
         version = envelope.get(VERSION_KEY)
@@ -305,46 +339,88 @@ class Carrier:
             return version, None
         return version, envelope.get(VARS_KEY)
 
-    def _decode_section(
-        self, raw: object, group: str, room: int, problems: Problems, wanted: bool
-    ) -> list[Entry]:
-        """Check the names and values of one ``{name: value}`` section."""
-        if raw is None or not wanted:
-            return []
-        if not isinstance(raw, Mapping):
-            problems.add(f"{group} section is {type(raw).__name__}, not an object")
-            return []
-        entries = []
-        room = max(room, 0)
+    def _decode_queuevars(
+        self, raw: object, slots: dict[QueueVar[Any], Slot], problems: Problems
+    ) -> int:
+        """Fill ``slots`` from the envelope's ``vars``; return their size bound."""
+        if type(raw) is not dict and not isinstance(raw, Mapping):
+            problems.add(f"QueueVar section is {type(raw).__name__}, not an object")
+            return 0
+        limit, room, by_name = self.max_bytes, self.max_keys, registry_by_name
+        bound = 0
         for key, value in islice(raw.items(), room):
-            if not is_valid_key(key):
-                problems.add(f"{group} {safe_name(key)}: not a valid key name")
-                continue
-            try:
-                json_value, size = snapshot_exact(value, self.max_bytes)
-            except NotJSON as exc:
-                problems.add(f"{group} {safe_name(key)}: {self._reason(exc)}")
-                continue
-            entries.append(Entry(key, json_value, size))
-        if len(raw) > room:
-            problems.add(f"{len(raw) - room} more {group}(s) over max_keys={self.max_keys}")
-        return entries
-
-    @staticmethod
-    def _decode_slots(entries: list[Entry], problems: Problems) -> dict[QueueVar[Any], Slot]:
-        slots: dict[QueueVar[Any], Slot] = {}
-        for entry in entries:
-            var = lookup(entry.key)
+            var = by_name.get(key) if type(key) is str else None
             if var is None:
-                problems.add(f"QueueVar {safe_name(entry.key)}: not registered here")
+                reason = "not registered here" if is_valid_key(key) else "not a valid key name"
+                problems.add(f"QueueVar {safe_name(key)}: {reason}")
+                continue
+            if type(value) is str and len(value) < limit:
+                wire: Any = value
+                size = len(encode_ascii(value))
+            else:
+                try:
+                    wire, size = snapshot_exact(value, limit)
+                except NotJSON as exc:
+                    problems.add(f"QueueVar {safe_name(key)}: {self._reason(exc)}")
+                    continue
+            try:
+                slots[var] = var.decode_slot(wire, size)
+            except (TypeError, ValueError, ArithmeticError) as exc:
+                problems.add(f"QueueVar {safe_name(key)}: refused by codec ({_describe(exc)})")
+                continue
+            bound += len(key) + size + _ENTRY_BOUND
+        if len(raw) > room:
+            problems.add(f"{len(raw) - room} more QueueVar(s) over max_keys={self.max_keys}")
+        return bound
+
+    def _decode_log(self, raw: object, room: int, log: dict[str, Any], problems: Problems) -> int:
+        """Fill ``log`` from ``structlog_context``; return an upper bound of its size."""
+        if type(raw) is not dict and not isinstance(raw, Mapping):
+            problems.add(f"structlog section is {type(raw).__name__}, not an object")
+            return 0
+        room = max(room, 0)
+        limit, valid_names = self.max_bytes, known_valid_names
+        bound = 0
+        for key, value in islice(raw.items(), room):
+            if key not in valid_names and not is_valid_key(key):
+                problems.add(f"structlog key {safe_name(key)}: not a valid key name")
+                continue
+            if type(value) is str and len(value) < limit:
+                log[key] = value
+                bound += len(key) + 12 * len(value) + _ENTRY_BOUND
                 continue
             try:
-                slots[var] = var.decode_slot(entry.value, entry.size)
-            except (TypeError, ValueError, ArithmeticError) as exc:
-                problems.add(
-                    f"QueueVar {safe_name(entry.key)}: refused by codec ({_describe(exc)})"
-                )
-        return slots
+                json_value, size = snapshot_exact(value, limit)
+            except NotJSON as exc:
+                problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
+                continue
+            log[key] = json_value
+            bound += len(key) + size + _ENTRY_BOUND
+        if len(raw) > room:
+            problems.add(f"{len(raw) - room} more structlog key(s) over max_keys={self.max_keys}")
+        return bound
+
+    def _fit_decoded(
+        self,
+        trace: dict[str, str],
+        slots: dict[QueueVar[Any], Slot],
+        log: dict[str, Any],
+        problems: Problems,
+    ) -> None:
+        """The slow path: drop, in place, what does not fit ``max_bytes``."""
+        by_name = {var.name: var for var in slots}
+        var_entries = [(var.name, slot[1], slot[2]) for var, slot in slots.items()]
+        kept_trace, kept_vars, kept_log = self._fit(
+            _exact_entries(trace), var_entries, _exact_entries(log), problems
+        )
+        for section, kept in ((trace, kept_trace), (log, kept_log)):
+            names = {entry[0] for entry in kept}
+            for key in [k for k in section if k not in names]:
+                del section[key]
+        kept_names = {entry[0] for entry in kept_vars}
+        for name, var in by_name.items():
+            if name not in kept_names:
+                del slots[var]
 
     # ------------------------------------------------------------------ extract
 
@@ -369,6 +445,17 @@ class Carrier:
     ) -> R:
         with self.extract(carrier):
             return fn(*args, **kwargs)
+
+
+def _exact_entries(section: Mapping[str, Any]) -> list[Entry]:
+    """Entries with exact JSON sizes for an already-checked section (the slow path)."""
+    entries: list[Entry] = []
+    for key, value in section.items():
+        if type(value) is str:
+            entries.append((key, value, string_size(value)))
+        else:
+            entries.append((key, value, snapshot_exact(value)[1]))
+    return entries
 
 
 def _strict_from_environment() -> bool:

@@ -36,6 +36,7 @@ __all__ = [
     "NotJSON",
     "TooLarge",
     "copy_json",
+    "encode_ascii",
     "sanitize_loose",
     "snapshot_exact",
     "string_size",
@@ -48,7 +49,8 @@ MAX_DEPTH = 32
 
 _UNLIMITED = 1 << 62
 
-_encode_ascii = cast(
+#: ``json``'s C encoder for a string with quotes and ASCII escapes.
+encode_ascii = cast(
     "Callable[[str], str]",
     getattr(json.encoder, "c_encode_basestring_ascii", None)
     or json.encoder.py_encode_basestring_ascii,
@@ -65,7 +67,7 @@ class TooLarge(NotJSON):
 
 def string_size(text: str) -> int:
     """Exact size of ``text`` as an ASCII-escaped JSON string, quotes included."""
-    return len(_encode_ascii(text))
+    return len(encode_ascii(text))
 
 
 def _scalar_size_int(value: int) -> int:
@@ -99,7 +101,7 @@ def _exact(value: object, depth: int, limit: int) -> tuple[JSONValue, int]:
         text = cast(str, value)
         if len(text) + 2 > limit:
             raise _too_large(limit)
-        return text, len(_encode_ascii(text))
+        return text, len(encode_ascii(text))
     if value is None:
         return None, 4
     if kind is bool:

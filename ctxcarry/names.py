@@ -14,7 +14,14 @@ import threading
 
 import structlog.contextvars
 
-__all__ = ["KEY_PATTERN", "MAX_KEY_LENGTH", "NameAllowance", "is_valid_key", "name_allowance"]
+__all__ = [
+    "KEY_PATTERN",
+    "MAX_KEY_LENGTH",
+    "NameAllowance",
+    "is_valid_key",
+    "known_valid_names",
+    "name_allowance",
+]
 
 #: Longest accepted key name.
 MAX_KEY_LENGTH = 64
@@ -22,7 +29,8 @@ MAX_KEY_LENGTH = 64
 #: A key name: ASCII letter or underscore first, then letters, digits, ``_ . -``.
 KEY_PATTERN = re.compile(rf"[A-Za-z_][A-Za-z0-9_.\-]{{0,{MAX_KEY_LENGTH - 1}}}")
 
-_valid_cache: set[str] = set()
+#: Names already found valid (a bounded cache: membership is the fast path).
+known_valid_names: set[str] = set()
 _VALID_CACHE_LIMIT = 4096
 
 
@@ -30,12 +38,12 @@ def is_valid_key(name: object) -> bool:
     """True when ``name`` is a ``str`` matching :data:`KEY_PATTERN`."""
     if type(name) is not str:
         return False
-    if name in _valid_cache:
+    if name in known_valid_names:
         return True
     if len(name) > MAX_KEY_LENGTH or KEY_PATTERN.fullmatch(name) is None:
         return False
-    if len(_valid_cache) < _VALID_CACHE_LIMIT:
-        _valid_cache.add(name)
+    if len(known_valid_names) < _VALID_CACHE_LIMIT:
+        known_valid_names.add(name)
     return True
 
 
@@ -49,6 +57,7 @@ class NameAllowance:
 
     def __init__(self) -> None:
         self._admitted: set[str] = set()
+        self._free: set[str] = set()  # names structlog already had: they cost nothing
         self._lock = threading.Lock()
 
     @property
@@ -58,7 +67,10 @@ class NameAllowance:
 
     def allow(self, name: str, limit: int) -> bool:
         """Admit ``name`` if it exists already or the process is under ``limit``."""
-        if name in self._admitted or _structlog_knows(name):
+        if name in self._admitted or name in self._free:
+            return True
+        if _structlog_knows(name):
+            self._free.add(name)
             return True
         with self._lock:
             if name in self._admitted:

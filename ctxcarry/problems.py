@@ -30,29 +30,21 @@ def safe_name(name: object, limit: int = 40) -> str:
     return text + "..." if len(name) > limit else text
 
 
-class Problems:
+class Problems(list[str]):
     """Collects what one inject or extract dropped, then reports it once."""
 
-    __slots__ = ("items",)
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
+    __slots__ = ()
 
     def add(self, message: str) -> None:
         """Record one dropped item and the reason."""
-        self.items.append(message)
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
+        self.append(message)
 
     def raise_if_strict(self, action: str, strict: bool) -> None:
         """In strict mode, turn the collected problems into a :class:`CarrierError`."""
-        if strict and self.items:
-            raise CarrierError(action, self.items)
+        if strict and self:
+            raise CarrierError(action, list(self))
 
     def warn(self, action: str) -> None:
         """Log one WARNING naming every dropped item."""
-        if self.items:
-            logger.warning(
-                "%s dropped %d item(s): %s", action, len(self.items), "; ".join(self.items)
-            )
+        if self:
+            logger.warning("%s dropped %d item(s): %s", action, len(self), "; ".join(self))

@@ -43,7 +43,9 @@ CLEARED: Any = _ClearedType()
 _MISSING: Any = object()
 
 _registry_lock = threading.Lock()
-_by_name: dict[str, QueueVar[Any]] = {}
+#: Registered QueueVars by name (read-only for other modules; see ``lookup``).
+registry_by_name: dict[str, QueueVar[Any]] = {}
+_by_name = registry_by_name
 _all_vars: tuple[QueueVar[Any], ...] = ()
 
 
@@ -82,7 +84,7 @@ class QueueVar(Generic[T]):
     raises ``ValueError``.
     """
 
-    __slots__ = ("__weakref__", "_codec", "_default", "_name", "_var")
+    __slots__ = ("__weakref__", "_codec", "_default", "_name", "_plain", "_var")
 
     def __init__(self, name: str, *, default: T, codec: Codec[T] | None = None) -> None:
         if not is_valid_key(name):
@@ -93,6 +95,7 @@ class QueueVar(Generic[T]):
         self._name = name
         self._default = default
         self._codec: Codec[T] = codec if codec is not None else JSONCodec()
+        self._plain = type(self._codec) is JSONCodec
         self._var: contextvars.ContextVar[Any] = contextvars.ContextVar(
             BACKING_PREFIX + name, default=CLEARED
         )
@@ -173,6 +176,8 @@ class QueueVar(Generic[T]):
         """Build a slot from a JSON value read from a carrier (``TypeError``/``ValueError``)."""
         if wire is None:
             return (None, None, 4)
+        if self._plain:
+            return (wire, wire, size)
         return (self._codec.decode(wire), wire, size)
 
     def __repr__(self) -> str:

@@ -9,14 +9,14 @@ entry, including keys the block bound itself, while bindings made outside the
 block survive. Nothing is ever cleared blindly.
 
 How: the entry state is an O(1) snapshot (``contextvars.copy_context()``).
-Exit first undoes our own changes with their tokens, then compares every
-structlog and QueueVar ContextVar against the snapshot and puts back anything
-the block changed or added.
+Exit first undoes our own changes with their tokens, then compares the whole
+context with the snapshot (one C-level comparison); only if the block changed
+something does it walk the structlog and QueueVar ContextVars and put back
+anything the block changed or added.
 """
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -53,6 +53,23 @@ def _detach(token: contextvars.Token[Any], fallback: otel_context.Context) -> No
         otel_context.attach(fallback)
 
 
+#: structlog's ContextVar per key name, learned from the tokens of the first
+#: bind. Bounded: only admitted names are ever bound (see ``names``).
+_log_vars: dict[str, contextvars.ContextVar[Any]] = {}
+
+
+def _bind_log(log: dict[str, Any], tokens: list[tuple[Any, contextvars.Token[Any]]]) -> None:
+    """Bind structlog keys like ``bind_contextvars``, keeping (var, token) pairs."""
+    for key, value in log.items():
+        cvar = _log_vars.get(key)
+        if cvar is None:
+            token = structlog.contextvars.bind_contextvars(**{key: value})[key]
+            _log_vars[key] = token.var
+            tokens.append((token.var, token))
+        else:
+            tokens.append((cvar, cvar.set(value)))
+
+
 class Extraction:
     """The context manager returned by ``extract(carrier)``; yields a QueueContext.
 
@@ -64,11 +81,10 @@ class Extraction:
         "_carrier",
         "_entry",
         "_entry_otel",
-        "_log_tokens",
         "_otel_token",
         "_raw",
         "_restore_trace",
-        "_var_tokens",
+        "_tokens",
     )
 
     def __init__(self, carrier: Carrier, raw: object, restore_trace: TraceRestore) -> None:
@@ -82,38 +98,32 @@ class Extraction:
             raise RuntimeError("this extract() block is already active; make a new one")
         carrier = self._carrier
         decoded = carrier.decode(self._raw)  # raises here, before any change, when strict
-        problems = Problems()
-        problems.items.extend(decoded.dropped)
-        log = _admitted_log(decoded.log_context, carrier.max_new_names, problems)
-        problems.raise_if_strict("ctxcarry.extract", carrier.strict)
+        problems = Problems(decoded.dropped)
+        log = decoded.log_context
+        if log:
+            log = _admitted_log(log, carrier.max_new_names, problems)
+        if problems:
+            problems.raise_if_strict("ctxcarry.extract", carrier.strict)
 
         self._entry = contextvars.copy_context()
-        self._entry_otel = otel_context.get_current()
-        self._var_tokens = self._replace_queuevars(decoded) if carrier.carry_queuevars else []
-        self._log_tokens = structlog.contextvars.bind_contextvars(**log) if log else None
-        self._otel_token = otel_context.attach(self._trace_context(decoded, problems))
-        problems.warn("ctxcarry.extract")  # inside the restored context: the line carries it
+        tokens: list[tuple[Any, contextvars.Token[Any]]] = []
+        if carrier.carry_queuevars:
+            _replace_queuevars(decoded.slots(), tokens)
+        if log:
+            _bind_log(dict(log), tokens)
+        self._tokens = tokens
+        entry_otel = self._entry_otel = otel_context.get_current()
+        headers = decoded.trace_headers
+        self._otel_token = otel_context.attach(
+            self._trace_context(headers, problems) if headers else entry_otel
+        )
+        if problems:
+            problems.warn("ctxcarry.extract")  # inside the restored context: it carries it
         return decoded
 
-    @staticmethod
-    def _replace_queuevars(decoded: QueueContext) -> list[tuple[Any, contextvars.Token[Any]]]:
-        slots = decoded.slots()
-        tokens = []
-        for var in registered_vars():
-            cvar = var.context_var
-            slot = slots.get(var)
-            if slot is not None:
-                tokens.append((cvar, cvar.set(slot)))
-            elif cvar.get() is not CLEARED:
-                tokens.append((cvar, cvar.set(CLEARED)))
-        return tokens
-
-    def _trace_context(self, decoded: QueueContext, problems: Problems) -> otel_context.Context:
-        headers = decoded.trace_headers
+    def _trace_context(self, headers: Any, problems: Problems) -> otel_context.Context:
         policy = self._restore_trace
-        if not headers or policy == "never":
-            return self._entry_otel
-        if (
+        if policy == "never" or (
             policy == "if_no_active_span"
             and otel_trace.get_current_span().get_span_context().is_valid
         ):
@@ -134,34 +144,60 @@ class Extraction:
         if entry is None:
             return
         _detach(self._otel_token, self._entry_otel)
-        if self._log_tokens:
-            # Tokens from another Context raise ValueError: the comparison below restores.
-            with contextlib.suppress(ValueError):
-                structlog.contextvars.reset_contextvars(**self._log_tokens)
-        for cvar, token in reversed(self._var_tokens):
-            with contextlib.suppress(ValueError):
+        for cvar, token in reversed(self._tokens):
+            try:
                 cvar.reset(token)
-        for cvar, value in contextvars.copy_context().items():
-            if cvar.name.startswith(_OWNED_PREFIXES):
-                before = entry.get(cvar, _ABSENT)
-                if value is not before:
-                    if before is _ABSENT:
-                        before = Ellipsis if cvar.name.startswith(_STRUCTLOG_PREFIX) else CLEARED
-                    cvar.set(before)
+            except ValueError:
+                break  # tokens from another Context: the comparison below restores
+        if not _unchanged_since(entry):
+            _restore_owned(entry)
         self._entry = None
 
 
-def _admitted_log(log: Any, limit: int, problems: Problems) -> dict[str, Any]:
+def _unchanged_since(entry: contextvars.Context) -> bool:
+    """True when the current context equals ``entry`` (a fast C-level comparison).
+
+    Unchanged values are the same objects and compare by identity, so no
+    user ``__eq__`` runs unless the block changed a value; if one raises, we
+    fall back to the full comparison.
+    """
+    try:
+        return bool(contextvars.copy_context() == entry)
+    except Exception:
+        return False
+
+
+def _restore_owned(entry: contextvars.Context) -> None:
+    """Put every structlog and QueueVar ContextVar back to its value in ``entry``."""
+    for cvar, value in contextvars.copy_context().items():
+        if cvar.name.startswith(_OWNED_PREFIXES):
+            before = entry.get(cvar, _ABSENT)
+            if value is not before:
+                if before is _ABSENT:
+                    before = Ellipsis if cvar.name.startswith(_STRUCTLOG_PREFIX) else CLEARED
+                cvar.set(before)
+
+
+def _replace_queuevars(slots: Any, tokens: list[tuple[Any, contextvars.Token[Any]]]) -> None:
+    """Every registered QueueVar: the carried slot, or cleared if it holds a value."""
+    for var in registered_vars():
+        cvar = var.context_var
+        slot = slots.get(var)
+        if slot is not None:
+            tokens.append((cvar, cvar.set(slot)))
+        elif cvar.get() is not CLEARED:
+            tokens.append((cvar, cvar.set(CLEARED)))
+
+
+def _admitted_log(log: Any, limit: int, problems: Problems) -> Any:
     """The carried structlog keys whose names the process-wide allowance admits."""
-    if not log:
-        return {}
-    admitted = {}
-    for key, value in log.items():
-        if name_allowance.allow(key, limit):
-            admitted[key] = value
-        else:
-            problems.add(
-                f"structlog key {safe_name(key)}: this process already created "
-                f"max_new_names={limit} new key names"
-            )
-    return admitted
+    allow = name_allowance.allow
+    refused = [key for key in log if not allow(key, limit)]
+    if not refused:
+        return log
+    for key in refused:
+        problems.add(
+            f"structlog key {safe_name(key)}: this process already created "
+            f"max_new_names={limit} new key names"
+        )
+    return {key: value for key, value in log.items() if key not in refused}

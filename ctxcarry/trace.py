@@ -42,8 +42,12 @@ def trace_fields() -> tuple[str, ...]:
     return fields
 
 
-def check_trace_value(field: str, value: object) -> str | None:
-    """``None`` if ``value`` is safe to hand to OTel for ``field``, else the reason."""
+def check_trace_value(field: str, value: object, *, trusted: bool = False) -> str | None:
+    """``None`` if ``value`` is safe to hand to OTel for ``field``, else the reason.
+
+    ``trusted`` values come from this process's own propagator (inject): only
+    their type and size are checked, not their grammar.
+    """
     if type(value) is not str:
         return f"is {type(value).__name__}, not a string"
     limit = FIELD_LIMITS.get(field, DEFAULT_LIMIT)
@@ -51,6 +55,8 @@ def check_trace_value(field: str, value: object) -> str | None:
         return f"is longer than {limit} characters"
     if not (value.isascii() and value.isprintable()):
         return "has characters outside printable ASCII"
+    if trusted:
+        return None
     if field == "traceparent":
         return _traceparent_problem(value)
     if field == "tracestate" and value.count(",") >= MAX_TRACESTATE_MEMBERS:
