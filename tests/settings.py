@@ -6,6 +6,8 @@ SQLite. pytest-django creates and destroys the test database ``test_ctxcarry``.
 
 from __future__ import annotations
 
+import os
+
 from tests import services
 
 SECRET_KEY = "ctxcarry-tests-not-secret"
@@ -31,7 +33,9 @@ DATABASES = {
         "USER": services.PGUSER,
         "PASSWORD": services.PGPASSWORD,
         "NAME": "ctxcarry",
-        "TEST": {"NAME": "test_ctxcarry"},
+        # CTXCARRY_TEST_DATABASE lets two test runs share one server without
+        # dropping each other's database.
+        "TEST": {"NAME": os.environ.get("CTXCARRY_TEST_DATABASE", "test_ctxcarry")},
     }
 }
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.core.exceptions import ImproperlyConfigured
 
 
-class CtxcarryTaskProcessorConfig(AppConfig):
+class CtxcarryTaskProcessorConfig(AppConfig):  # type: ignore[misc]  # Django is untyped here
     """Installs the task processor hooks when Django is ready."""
 
     name = "ctxcarry.adapters.task_processor"
     label = "ctxcarry_task_processor"
     verbose_name = "ctxcarry (task processor)"
+
+    def ready(self) -> None:
+        if not apps.is_installed("task_processor"):
+            raise ImproperlyConfigured(
+                '"ctxcarry.adapters.task_processor" needs "task_processor" in INSTALLED_APPS'
+            )
+        from .installation import install
+
+        install()

@@ -1,0 +1,38 @@
+"""Enqueue side: stamp the enqueuing context onto each new ``Task`` row.
+
+``TaskHandler.delay()`` builds a ``Task`` whose ``trace_context`` holds the W3C
+fields (or ``None``) and saves it in the caller's thread, so a ``pre_save``
+receiver sees the caller's context. It merges ctxcarry's keys
+(``structlog_context`` and the ``ctxcarry`` envelope) beside the W3C fields and
+leaves those untouched. Only rows being inserted are stamped: the processor's
+own saves of existing rows, fixtures loaded with ``raw=True`` and
+``RecurringTask`` rows (another model, never connected) keep what they have.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import current_carrier, without_trace
+
+__all__ = ["stamp_new_task"]
+
+
+def stamp_new_task(sender: object, instance: Any, raw: bool = False, **_: object) -> None:
+    """``pre_save`` receiver for ``Task``: add the current context to ``trace_context``.
+
+    Leaves ``trace_context`` as it is (``None`` included) when nothing is bound.
+    Never raises for what is bound: values that are not JSON are converted or
+    dropped by the core's ``inject`` (a strict Carrier raises, by design).
+    """
+    if raw or not instance._state.adding:
+        return
+    existing = instance.trace_context
+    carrier = current_carrier()
+    if not existing:
+        stamped = carrier.inject({})
+        if stamped:
+            instance.trace_context = stamped
+    elif isinstance(existing, dict):
+        # Upstream already propagated the trace: add ours, keep its fields as written.
+        instance.trace_context = without_trace(carrier).inject(dict(existing))
