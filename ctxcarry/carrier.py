@@ -31,9 +31,9 @@ from .jsonvalue import (
 from .names import is_valid_key, known_valid_names
 from .problems import Problems, safe_name
 from .queuecontext import QueueContext
-from .queuevar import BACKING_PREFIX, CLEARED, QueueVar, Slot, lookup, registry_by_name
+from .queuevar import CLEARED, QueueVar, Slot, backing_names, registry_by_name
 from .restore import Extraction
-from .trace import check_trace_value, trace_fields
+from .trace import DEFAULT_LIMIT, FIELD_LIMITS, check_trace_value, trace_fields
 from .wire import ENVELOPE_KEY, FORMAT_VERSION, STRUCTLOG_KEY, VARS_KEY, VERSION_KEY
 
 __all__ = [
@@ -60,7 +60,6 @@ TraceRestore = Literal["always", "if_no_active_span", "never"]
 
 _STRUCTLOG_PREFIX = "structlog_"
 _STRUCTLOG_PREFIX_LEN = len(_STRUCTLOG_PREFIX)
-_BACKING_PREFIX_LEN = len(BACKING_PREFIX)
 _TRACE_ORDER = {"traceparent": 0, "tracestate": 1, "baggage": 2}
 _NO_TRACE: dict[str, str] = {}
 #: Upper bound of the fixed punctuation around the sections (envelope + structlog object).
@@ -166,14 +165,25 @@ class Carrier:
             problems.add(f"trace context: propagator failed ({type(exc).__name__})")
             return _NO_TRACE, 0
         bound = 0
-        for key, value in list(headers.items()):
+        for key, value in headers.items():
+            if type(value) is not str or len(value) > FIELD_LIMITS.get(key, DEFAULT_LIMIT):
+                return self._drop_bad_trace(headers, problems)
+            bound += len(key) + 2 * len(value) + _ENTRY_BOUND
+        return headers, bound
+
+    @staticmethod
+    def _drop_bad_trace(headers: dict[str, str], problems: Problems) -> tuple[dict[str, str], int]:
+        """The slow path of :meth:`_capture_trace`: keep only the acceptable fields."""
+        kept: dict[str, str] = {}
+        bound = 0
+        for key, value in headers.items():
             reason = check_trace_value(key, value, trusted=True)
             if reason is not None:
                 problems.add(f"trace field {safe_name(key)} {reason}")
-                del headers[key]
                 continue
+            kept[key] = value
             bound += len(key) + 2 * len(value) + _ENTRY_BOUND
-        return headers, bound
+        return kept, bound
 
     def _capture_context(self, problems: Problems) -> tuple[dict[str, Any], dict[str, Any], int]:
         """One pass over the current context picks up QueueVars and structlog keys.
@@ -187,38 +197,40 @@ class Carrier:
         if not (carry_vars or carry_log):
             return queuevars, log, 0
         limit = self.max_bytes
-        valid_names = known_valid_names
+        backing = backing_names
+        log_keys = _log_key_by_var
         bound = _SECTIONS_BOUND
         for cvar, value in contextvars.copy_context().items():
-            name = cvar.name
-            if name.startswith(_STRUCTLOG_PREFIX):
-                if value is Ellipsis or not carry_log:
+            var_name = backing.get(cvar)
+            if var_name is not None:
+                if value is CLEARED or not carry_vars:
                     continue
-                key = name[_STRUCTLOG_PREFIX_LEN:]
-                if key not in valid_names and not is_valid_key(key):
-                    problems.add(f"structlog key {safe_name(key)}: not a valid key name")
-                    continue
-                if type(value) is str:
-                    log[key] = value
-                    bound += len(key) + 12 * len(value) + _ENTRY_BOUND
-                    continue
-                try:
-                    json_value, size = sanitize_loose(value, limit)
-                except NotJSON as exc:
-                    problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
-                    continue
-                log[key] = json_value
-                bound += len(key) + size + _ENTRY_BOUND
-            elif carry_vars and value is not CLEARED and name.startswith(BACKING_PREFIX):
-                var_name = name[_BACKING_PREFIX_LEN:]
-                var = lookup(var_name)
-                if var is None or var.context_var is not cvar:
-                    continue  # somebody else's ContextVar that merely looks like ours
                 wire = value[1]
                 if type(wire) is dict or type(wire) is list:
                     wire = copy_json(wire)
                 queuevars[var_name] = wire
                 bound += len(var_name) + value[2] + _ENTRY_BOUND
+                continue
+            key = log_keys.get(cvar, _UNSEEN)
+            if key is _UNSEEN:
+                key = _classify(cvar)
+            if key is None or value is Ellipsis or not carry_log:
+                continue
+            if not key:
+                name = cvar.name[_STRUCTLOG_PREFIX_LEN:]
+                problems.add(f"structlog key {safe_name(name)}: not a valid key name")
+                continue
+            if type(value) is str:
+                log[key] = value
+                bound += len(key) + 12 * len(value) + _ENTRY_BOUND
+                continue
+            try:
+                json_value, size = sanitize_loose(value, limit)
+            except NotJSON as exc:
+                problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
+                continue
+            log[key] = json_value
+            bound += len(key) + size + _ENTRY_BOUND
         return queuevars, log, bound
 
     def _enforce_limits(
@@ -445,6 +457,26 @@ class Carrier:
     ) -> R:
         with self.extract(carrier):
             return fn(*args, **kwargs)
+
+
+#: What each ContextVar seen by inject is: its structlog key, ``""`` for a
+#: structlog var with an invalid name, ``None`` for anything else. Bounded.
+_log_key_by_var: dict[contextvars.ContextVar[Any], str | None] = {}
+_LOG_KEY_CACHE_LIMIT = 8192
+_UNSEEN: Any = object()
+
+
+def _classify(cvar: contextvars.ContextVar[Any]) -> str | None:
+    """Classify a ContextVar for inject (and remember it while the cache has room)."""
+    name = cvar.name
+    key: str | None = None
+    if name.startswith(_STRUCTLOG_PREFIX):
+        key = name[_STRUCTLOG_PREFIX_LEN:]
+        if not is_valid_key(key):
+            key = ""
+    if len(_log_key_by_var) < _LOG_KEY_CACHE_LIMIT:
+        _log_key_by_var[cvar] = key
+    return key
 
 
 def _exact_entries(section: Mapping[str, Any]) -> list[Entry]:

@@ -46,6 +46,8 @@ _registry_lock = threading.Lock()
 #: Registered QueueVars by name (read-only for other modules; see ``lookup``).
 registry_by_name: dict[str, QueueVar[Any]] = {}
 _by_name = registry_by_name
+#: The name of the QueueVar behind each backing ContextVar (identity, not name, decides).
+backing_names: dict[contextvars.ContextVar[Any], str] = {}
 _all_vars: tuple[QueueVar[Any], ...] = ()
 
 
@@ -65,6 +67,7 @@ def _register(var: QueueVar[Any]) -> None:
         if var.name in _by_name:
             raise ValueError(f"a QueueVar named {var.name!r} is already registered")
         _by_name[var.name] = var
+        backing_names[var.context_var] = var.name
         _all_vars = (*_all_vars, var)
 
 
