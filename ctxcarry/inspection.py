@@ -1,0 +1,350 @@
+"""Decode a carrier for a human: what a task carried, and what a worker would drop.
+
+This is the engine behind ``ctxcarry inspect``. It accepts the shapes an
+operator actually has at hand -- a ``Task.trace_context`` value, the headers of
+a Celery message, a whole Celery/kombu message as JSON -- finds the carrier
+inside, and decodes it with :meth:`ctxcarry.Carrier.decode` (no context is
+touched). QueueVars that the inspecting process has not registered are not
+silently lost: they are listed as carried-but-unknown with their raw value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import propagate
+from opentelemetry import trace as otel_trace
+
+from .carrier import Carrier, get_default_carrier
+from .jsonvalue import JSONValue
+from .names import is_valid_key
+from .queuevar import lookup
+from .wire import ENVELOPE_KEY, STRUCTLOG_KEY, VARS_KEY, VERSION_KEY
+
+__all__ = [
+    "InspectError",
+    "Report",
+    "TraceInfo",
+    "find_carrier",
+    "inspect_carrier",
+    "load_json",
+    "render_text",
+]
+
+#: How deep :func:`find_carrier` looks for a carrier inside the input.
+MAX_DEPTH = 6
+#: How many JSON objects :func:`find_carrier` examines at most.
+MAX_OBJECTS = 10_000
+#: Longest string that :func:`find_carrier` tries to parse as embedded JSON.
+MAX_EMBEDDED_JSON = 1 << 20
+_TRACE_KEYS = ("traceparent", "tracestate", "baggage")
+
+
+class InspectError(Exception):
+    """The input cannot be inspected; ``str()`` is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class TraceInfo:
+    """The W3C trace fields of a carrier, with ``traceparent`` taken apart."""
+
+    traceparent: str
+    trace_id: str | None
+    parent_span_id: str | None
+    sampled: bool | None
+    #: False when OpenTelemetry would ignore this traceparent on restore.
+    valid: bool
+    tracestate: str | None = None
+    baggage: str | None = None
+
+    def as_json(self) -> dict[str, JSONValue]:
+        """The fields as a JSON object (for ``--json``)."""
+        return {
+            "traceparent": self.traceparent,
+            "trace_id": self.trace_id,
+            "parent_span_id": self.parent_span_id,
+            "sampled": self.sampled,
+            "valid": self.valid,
+            "tracestate": self.tracestate,
+            "baggage": self.baggage,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything ``inspect`` found in one carrier."""
+
+    #: Where the carrier was found in the input, as a JSON path (``$`` is the root).
+    path: str
+    #: What the input looked like: a carrier, Celery message headers, or a whole message.
+    shape: str
+    #: Format version of the ``ctxcarry`` envelope (``None`` when there is no envelope).
+    version: int | None
+    #: Registered QueueVars the carrier holds: name -> (decoded value, wire value).
+    queuevars: dict[str, tuple[Any, JSONValue]]
+    #: QueueVars the carrier holds that this process has not registered: name -> wire value.
+    unknown_queuevars: dict[str, JSONValue]
+    #: structlog keys that extract would bind.
+    structlog: dict[str, JSONValue]
+    trace: TraceInfo | None
+    #: One line per item that extract would drop in this process, and why.
+    dropped: tuple[str, ...] = field(default=())
+
+    def as_json(self) -> dict[str, JSONValue]:
+        """The report as one JSON object (the ``--json`` output)."""
+        return {
+            "found_at": self.path,
+            "shape": self.shape,
+            "version": self.version,
+            "queuevars": {name: wire for name, (_, wire) in self.queuevars.items()},
+            "unknown_queuevars": dict(self.unknown_queuevars),
+            "structlog": dict(self.structlog),
+            "trace": self.trace.as_json() if self.trace else None,
+            "dropped": list(self.dropped),
+        }
+
+
+def load_json(data: bytes | str) -> Any:
+    """Parse the input; raise :class:`InspectError` with a one-line reason."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InspectError("input is not UTF-8 text") from None
+    if not data.strip():
+        raise InspectError("input is empty (expected a JSON object)")
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise InspectError(
+            f"input is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise InspectError("input is not usable JSON: it nests too deeply") from None
+
+
+def _score(obj: Mapping[Any, Any]) -> int:
+    """How surely ``obj`` is a carrier: 3 with a versioned envelope, 0 if not one at all."""
+    envelope = obj.get(ENVELOPE_KEY)
+    if isinstance(envelope, Mapping) and (VERSION_KEY in envelope or VARS_KEY in envelope):
+        return 3
+    if ENVELOPE_KEY in obj and not isinstance(envelope, Mapping):
+        return 2  # a damaged envelope is still where the carrier is
+    if STRUCTLOG_KEY in obj:
+        return 2
+    if any(key in obj for key in _TRACE_KEYS):
+        return 1
+    return 0
+
+
+def _walk(root: Any) -> Iterator[tuple[str, int, Mapping[Any, Any]]]:
+    """Every JSON object in ``root``, breadth first: (path, depth, object).
+
+    A string that holds a JSON object (a header serialised twice) is looked into too.
+    """
+    queue: deque[tuple[str, int, Any]] = deque([("$", 0, root)])
+    seen = 0
+    while queue and seen < MAX_OBJECTS:
+        path, depth, value = queue.popleft()
+        if isinstance(value, str):
+            value = _embedded_json(value)
+        if isinstance(value, Mapping):
+            seen += 1
+            yield path, depth, value
+            children: Iterator[tuple[str, Any]] = (
+                (f"{path}.{key}" if str(key).isidentifier() else f"{path}[{key!r}]", child)
+                for key, child in value.items()
+            )
+        elif isinstance(value, list):
+            children = ((f"{path}[{i}]", child) for i, child in enumerate(value))
+        else:
+            continue
+        if depth < MAX_DEPTH:
+            queue.extend((child_path, depth + 1, child) for child_path, child in children)
+
+
+def _embedded_json(text: str) -> Any:
+    stripped = text.strip()
+    if not stripped.startswith("{") or len(stripped) > MAX_EMBEDDED_JSON:
+        return None
+    try:
+        return json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+
+
+def find_carrier(document: Any) -> tuple[str, Mapping[Any, Any]]:
+    """Locate the carrier in ``document``: return its JSON path and the carrier.
+
+    The best candidate wins (a versioned ``ctxcarry`` envelope beats bare
+    ``structlog_context``, which beats bare trace headers; a carrier held in a
+    ``ctxcarry`` header, as the Celery adapter sends it, beats one without);
+    among equals, the shallowest. Raises :class:`InspectError` when there is none.
+    """
+    if isinstance(document, str):
+        embedded = _embedded_json(document)
+        if embedded is None:
+            raise InspectError("input is a JSON string, not an object holding a carrier")
+        document = embedded
+    if not isinstance(document, (Mapping, list)):
+        raise InspectError(f"input is a JSON {_json_type(document)}, not an object")
+    best: tuple[int, int, str, Mapping[Any, Any]] | None = None
+    for path, depth, obj in _walk(document):
+        score = _score(obj)
+        if score and path.endswith("." + ENVELOPE_KEY):
+            score += 1  # a whole carrier under a "ctxcarry" header, as the Celery adapter sends
+        if score and (best is None or (score, -depth) > (best[0], -best[1])):
+            best = (score, depth, path, obj)
+    if best is None:
+        raise InspectError(
+            f"no carrier found: no {ENVELOPE_KEY!r}, {STRUCTLOG_KEY!r} or traceparent key "
+            f"in the input (an empty carrier means nothing was bound when the task was enqueued)"
+        )
+    return best[2], best[3]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__
+
+
+def _shape(document: Any, path: str) -> str:
+    """Name the kind of input, for the operator reading the report."""
+    headers_like = isinstance(document, Mapping) and "task" in document and "id" in document
+    if path == "$":
+        return (
+            "Celery message headers"
+            if headers_like
+            else "carrier (e.g. a Task.trace_context value)"
+        )
+    if isinstance(document, Mapping) and "headers" in document:
+        return "Celery message (kombu JSON envelope)"
+    if headers_like:
+        return "Celery message headers"
+    return "carrier nested in a larger JSON value"
+
+
+def _trace_info(headers: Mapping[str, str]) -> TraceInfo | None:
+    traceparent = headers.get("traceparent")
+    if traceparent is None:
+        return None
+    parts = traceparent.split("-")
+    trace_id = parts[1] if len(parts) >= 4 else None
+    span_id = parts[2] if len(parts) >= 4 else None
+    sampled: bool | None = None
+    if len(parts) >= 4:
+        try:
+            sampled = bool(int(parts[3][:2], 16) & 1)
+        except ValueError:
+            sampled = None
+    context = propagate.extract({"traceparent": traceparent})
+    valid = otel_trace.get_current_span(context).get_span_context().is_valid
+    return TraceInfo(
+        traceparent=traceparent,
+        trace_id=trace_id,
+        parent_span_id=span_id,
+        sampled=sampled,
+        valid=valid,
+        tracestate=headers.get("tracestate"),
+        baggage=headers.get("baggage"),
+    )
+
+
+def _raw_vars(carrier: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    envelope = carrier.get(ENVELOPE_KEY)
+    if not isinstance(envelope, Mapping):
+        return {}
+    raw = envelope.get(VARS_KEY)
+    return raw if isinstance(raw, Mapping) else {}
+
+
+def _version(carrier: Mapping[Any, Any]) -> int | None:
+    envelope = carrier.get(ENVELOPE_KEY)
+    if not isinstance(envelope, Mapping):
+        return None
+    version = envelope.get(VERSION_KEY)
+    return version if type(version) is int else None
+
+
+def inspect_carrier(document: Any, carrier: Carrier | None = None) -> Report:
+    """Find and decode the carrier in ``document`` (parsed JSON); change no context.
+
+    ``carrier`` supplies the limits (the default Carrier's when omitted); it is
+    always used non-strict, so every problem is reported rather than raised.
+    """
+    config = (carrier or get_default_carrier()).replace(strict=False)
+    path, found = find_carrier(document)
+    decoded = config.decode(found)
+    queuevars = {var.name: (slot[0], slot[1]) for var, slot in decoded.slots().items()}
+    unknown = {
+        name: value
+        for name, value in _raw_vars(found).items()
+        if is_valid_key(name) and lookup(name) is None
+    }
+    return Report(
+        path=path,
+        shape=_shape(document, path),
+        version=_version(found),
+        queuevars=queuevars,
+        unknown_queuevars=unknown,
+        structlog=dict(decoded.log_context),
+        trace=_trace_info(decoded.trace_headers),
+        dropped=decoded.dropped,
+    )
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=True, sort_keys=True, default=repr)
+
+
+def render_text(report: Report) -> str:
+    """The report as readable text (the default ``inspect`` output)."""
+    lines = [f"carrier:        {report.path} ({report.shape})"]
+    version = "none (no ctxcarry envelope)" if report.version is None else str(report.version)
+    lines.append(f"format version: {version}")
+    trace = report.trace
+    if trace is None:
+        lines.append("trace:          none carried")
+    else:
+        lines.append(f"trace id:       {trace.trace_id}")
+        sampled = {True: "sampled", False: "not sampled", None: "flags unreadable"}[trace.sampled]
+        lines.append(f"parent span:    {trace.parent_span_id} ({sampled})")
+        if not trace.valid:
+            lines.append("                (invalid traceparent: OpenTelemetry will ignore it)")
+        if trace.tracestate is not None:
+            lines.append(f"tracestate:     {trace.tracestate}")
+        if trace.baggage is not None:
+            lines.append(f"baggage:        {trace.baggage}")
+    lines.append(_section("QueueVars", {k: repr(v) for k, (v, _) in report.queuevars.items()}))
+    if report.unknown_queuevars:
+        lines.append(
+            _section(
+                "QueueVars carried but not registered in this process "
+                "(a worker without them drops them; --import MODULE to decode)",
+                {k: _show(v) for k, v in report.unknown_queuevars.items()},
+            )
+        )
+    lines.append(_section("structlog keys", {k: _show(v) for k, v in report.structlog.items()}))
+    if report.dropped:
+        lines.append("dropped on restore in this process:")
+        lines.extend(f"  - {reason}" for reason in report.dropped)
+    else:
+        lines.append("dropped on restore in this process: nothing")
+    return "\n".join(lines)
+
+
+def _section(title: str, items: Mapping[str, str]) -> str:
+    if not items:
+        return f"{title}: none"
+    width = max(len(name) for name in items)
+    body = "\n".join(f"  {name.ljust(width)} = {shown}" for name, shown in items.items())
+    return f"{title}:\n{body}"
