@@ -13,6 +13,13 @@ Exit first undoes our own changes with their tokens, then compares the whole
 context with the snapshot (one C-level comparison); only if the block changed
 something does it walk the structlog and QueueVar ContextVars and put back
 anything the block changed or added.
+
+OpenTelemetry is touched only when a trace context is actually restored:
+its token is then detached on exit, which also undoes any context the block
+attached and left attached. When no trace is restored the OTel context is
+left alone, so that other libraries' attach/detach pairs interleaving with
+the block (Celery's signal receivers run in connection order, not nested)
+are never undone or re-applied by it.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ _STRUCTLOG_PREFIX = "structlog_"
 _runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
 
 
-def _detach(token: contextvars.Token[Any], fallback: otel_context.Context) -> None:
+def _detach(token: contextvars.Token[Any], fallback: otel_context.Context | None) -> None:
     """Detach our OTel token; if it belongs to another Context, re-attach the entry value."""
     try:
         if _runtime is not None:
@@ -50,7 +57,8 @@ def _detach(token: contextvars.Token[Any], fallback: otel_context.Context) -> No
         else:  # pragma: no cover - OTel always has a runtime context today
             otel_context.detach(token)
     except Exception:
-        otel_context.attach(fallback)
+        if fallback is not None:
+            otel_context.attach(fallback)
 
 
 #: structlog's ContextVar per key name, learned from the tokens of the first
@@ -58,7 +66,7 @@ def _detach(token: contextvars.Token[Any], fallback: otel_context.Context) -> No
 _log_vars: dict[str, contextvars.ContextVar[Any]] = {}
 
 
-def _bind_log(log: dict[str, Any], tokens: list[tuple[Any, contextvars.Token[Any]]]) -> None:
+def _bind_log(log: Any, tokens: list[tuple[Any, contextvars.Token[Any]]]) -> None:
     """Bind structlog keys like ``bind_contextvars``, keeping (var, token) pairs."""
     for key, value in log.items():
         cvar = _log_vars.get(key)
@@ -98,10 +106,14 @@ class Extraction:
             raise RuntimeError("this extract() block is already active; make a new one")
         carrier = self._carrier
         decoded = carrier.decode(self._raw)  # raises here, before any change, when strict
-        problems = Problems(decoded.dropped)
+        problems = Problems(decoded.dropped) if decoded.dropped else None
         log = decoded.log_context
         if log:
             log = _admitted_log(log, carrier.max_new_names, problems)
+            if type(log) is tuple:  # some names were refused: report them with the rest
+                log, refused = log
+                problems = Problems(decoded.dropped)
+                problems.extend(refused)
         if problems:
             problems.raise_if_strict("ctxcarry.extract", carrier.strict)
 
@@ -110,29 +122,34 @@ class Extraction:
         if carrier.carry_queuevars:
             _replace_queuevars(decoded.slots(), tokens)
         if log:
-            _bind_log(dict(log), tokens)
+            _bind_log(log, tokens)
         self._tokens = tokens
-        entry_otel = self._entry_otel = otel_context.get_current()
+        self._entry_otel = None
+        self._otel_token = None
         headers = decoded.trace_headers
-        self._otel_token = otel_context.attach(
-            self._trace_context(headers, problems) if headers else entry_otel
-        )
+        if headers:
+            restored = self._trace_context(headers)
+            if restored is not None:
+                self._entry_otel = otel_context.get_current()
+                self._otel_token = otel_context.attach(restored)
         if problems:
             problems.warn("ctxcarry.extract")  # inside the restored context: it carries it
         return decoded
 
-    def _trace_context(self, headers: Any, problems: Problems) -> otel_context.Context:
+    def _trace_context(self, headers: Any) -> otel_context.Context | None:
+        """The OTel context to attach for ``headers``, or ``None`` to leave OTel alone."""
         policy = self._restore_trace
         if policy == "never" or (
             policy == "if_no_active_span"
             and otel_trace.get_current_span().get_span_context().is_valid
         ):
-            return self._entry_otel
+            return None
         try:
             return propagate.extract(headers)
         except Exception as exc:  # a broken propagator must not stop the task
-            problems.add(f"trace context: propagator failed ({type(exc).__name__})")
-            return self._entry_otel
+            message = f"trace context: propagator failed ({type(exc).__name__})"
+            Problems([message]).warn("ctxcarry.extract")
+            return None
 
     def __exit__(
         self,
@@ -143,7 +160,8 @@ class Extraction:
         entry = self._entry
         if entry is None:
             return
-        _detach(self._otel_token, self._entry_otel)
+        if self._otel_token is not None:
+            _detach(self._otel_token, self._entry_otel)
         for cvar, token in reversed(self._tokens):
             try:
                 cvar.reset(token)
@@ -189,15 +207,19 @@ def _replace_queuevars(slots: Any, tokens: list[tuple[Any, contextvars.Token[Any
             tokens.append((cvar, cvar.set(CLEARED)))
 
 
-def _admitted_log(log: Any, limit: int, problems: Problems) -> Any:
-    """The carried structlog keys whose names the process-wide allowance admits."""
+def _admitted_log(log: Any, limit: int, problems: Problems | None) -> Any:
+    """The carried structlog keys the process-wide allowance admits.
+
+    Returns ``log`` itself when every name is admitted (the usual case), else
+    a ``(kept, problem_lines)`` tuple.
+    """
     allow = name_allowance.allow
     refused = [key for key in log if not allow(key, limit)]
     if not refused:
         return log
-    for key in refused:
-        problems.add(
-            f"structlog key {safe_name(key)}: this process already created "
-            f"max_new_names={limit} new key names"
-        )
-    return {key: value for key, value in log.items() if key not in refused}
+    lines = [
+        f"structlog key {safe_name(key)}: this process already created "
+        f"max_new_names={limit} new key names"
+        for key in refused
+    ]
+    return {key: value for key, value in log.items() if key not in refused}, lines

@@ -70,6 +70,7 @@ def test_exit_restores_exactly_including_keys_the_handler_bound() -> None:
     with tenant_id("outer"):
         before = context_state()
         carrier = {
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
             "structlog_context": {"request_id": "r"},
             "ctxcarry": {"v": 1, "vars": {"core_tenant_id": "inner"}},
         }
@@ -79,8 +80,19 @@ def test_exit_restores_exactly_including_keys_the_handler_bound() -> None:
             tenant_id.set("changed")
             org_id.set(7)
             region.set("changed")
-            otel_context.attach(baggage.set_baggage("k", "v"))
+            otel_context.attach(baggage.set_baggage("k", "v"))  # never detached
         assert context_state() == before
+
+
+def test_without_a_carried_trace_the_otel_context_is_left_alone() -> None:
+    # Another library's attach/detach pair interleaves with the block (as Celery's
+    # signal receivers do): extract must neither undo nor re-apply it.
+    other = otel_context.attach(otel_context.set_value("other-library", "v"))
+    block = extract({"structlog_context": {"request_id": "r"}})
+    block.__enter__()
+    otel_context.detach(other)
+    block.__exit__(None, None, None)
+    assert otel_context.get_value("other-library") is None
 
 
 def test_exit_restores_exactly_after_an_exception() -> None:
