@@ -65,6 +65,8 @@ _NO_TRACE: dict[str, str] = {}
 #: Upper bound of the fixed punctuation around the sections (envelope + structlog object).
 _SECTIONS_BOUND = 2 + ENVELOPE_OVERHEAD + LOG_OVERHEAD
 _ENTRY_BOUND = ENTRY_OVERHEAD
+#: Integers below this magnitude have at most 20 digits: no size check needed.
+_SAFE_INT = 10**19
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -291,7 +293,9 @@ class Carrier:
             slots, log, trace, version = {}, {}, {}, FORMAT_VERSION
         if problems:
             problems.raise_if_strict("ctxcarry.extract", self.strict)
-        return QueueContext._from_slots(slots, log, trace, version, tuple(problems))
+        return QueueContext._from_slots(
+            slots, log, trace, version, tuple(problems) if problems else ()
+        )
 
     def _decode(
         self, carrier: object, problems: Problems
@@ -366,15 +370,22 @@ class Carrier:
                 reason = "not registered here" if is_valid_key(key) else "not a valid key name"
                 problems.add(f"QueueVar {safe_name(key)}: {reason}")
                 continue
-            if type(value) is str and len(value) < limit:
+            kind = type(value)
+            if kind is str and len(value) < limit:
                 wire: Any = value
                 size = len(encode_ascii(value))
+            elif kind is int and -_SAFE_INT < value < _SAFE_INT:
+                wire, size = value, len(int.__repr__(value))
             else:
                 try:
                     wire, size = snapshot_exact(value, limit)
                 except NotJSON as exc:
                     problems.add(f"QueueVar {safe_name(key)}: {self._reason(exc)}")
                     continue
+            if var.plain:
+                slots[var] = (wire, wire, size)
+                bound += len(key) + size + _ENTRY_BOUND
+                continue
             try:
                 slots[var] = var.decode_slot(wire, size)
             except (TypeError, ValueError, ArithmeticError) as exc:
@@ -397,9 +408,14 @@ class Carrier:
             if key not in valid_names and not is_valid_key(key):
                 problems.add(f"structlog key {safe_name(key)}: not a valid key name")
                 continue
-            if type(value) is str and len(value) < limit:
+            kind = type(value)
+            if kind is str and len(value) < limit:
                 log[key] = value
                 bound += len(key) + 12 * len(value) + _ENTRY_BOUND
+                continue
+            if kind is int and -_SAFE_INT < value < _SAFE_INT:
+                log[key] = value
+                bound += len(key) + 24 + _ENTRY_BOUND
                 continue
             try:
                 json_value, size = snapshot_exact(value, limit)

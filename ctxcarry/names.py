@@ -58,6 +58,8 @@ class NameAllowance:
     def __init__(self) -> None:
         self._admitted: set[str] = set()
         self._free: set[str] = set()  # names structlog already had: they cost nothing
+        #: Every name known to be allowed (admitted or free): the lock-free fast path.
+        self.known: set[str] = set()
         self._lock = threading.Lock()
 
     @property
@@ -67,10 +69,11 @@ class NameAllowance:
 
     def allow(self, name: str, limit: int) -> bool:
         """Admit ``name`` if it exists already or the process is under ``limit``."""
-        if name in self._admitted or name in self._free:
+        if name in self.known:
             return True
         if _structlog_knows(name):
             self._free.add(name)
+            self.known.add(name)
             return True
         with self._lock:
             if name in self._admitted:
@@ -78,6 +81,7 @@ class NameAllowance:
             if len(self._admitted) >= limit:
                 return False
             self._admitted.add(name)
+            self.known.add(name)
             return True
 
 

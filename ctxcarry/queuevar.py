@@ -49,11 +49,18 @@ _by_name = registry_by_name
 #: The name of the QueueVar behind each backing ContextVar (identity, not name, decides).
 backing_names: dict[contextvars.ContextVar[Any], str] = {}
 _all_vars: tuple[QueueVar[Any], ...] = ()
+#: ``(QueueVar, its ContextVar)`` for every registered var: extract's hot loop.
+_all_pairs: tuple[tuple[QueueVar[Any], contextvars.ContextVar[Any]], ...] = ()
 
 
 def registered_vars() -> tuple[QueueVar[Any], ...]:
     """Every registered QueueVar, in registration order (an immutable snapshot)."""
     return _all_vars
+
+
+def registered_pairs() -> tuple[tuple[QueueVar[Any], contextvars.ContextVar[Any]], ...]:
+    """Every registered QueueVar with its backing ContextVar (an immutable snapshot)."""
+    return _all_pairs
 
 
 def lookup(name: str) -> QueueVar[Any] | None:
@@ -62,13 +69,14 @@ def lookup(name: str) -> QueueVar[Any] | None:
 
 
 def _register(var: QueueVar[Any]) -> None:
-    global _all_vars
+    global _all_vars, _all_pairs
     with _registry_lock:
         if var.name in _by_name:
             raise ValueError(f"a QueueVar named {var.name!r} is already registered")
         _by_name[var.name] = var
         backing_names[var.context_var] = var.name
         _all_vars = (*_all_vars, var)
+        _all_pairs = (*_all_pairs, (var, var.context_var))
 
 
 class QueueVar(Generic[T]):
@@ -87,7 +95,7 @@ class QueueVar(Generic[T]):
     raises ``ValueError``.
     """
 
-    __slots__ = ("__weakref__", "_codec", "_default", "_name", "_plain", "_var")
+    __slots__ = ("__weakref__", "_codec", "_default", "_name", "_var", "plain")
 
     def __init__(self, name: str, *, default: T, codec: Codec[T] | None = None) -> None:
         if not is_valid_key(name):
@@ -98,7 +106,8 @@ class QueueVar(Generic[T]):
         self._name = name
         self._default = default
         self._codec: Codec[T] = codec if codec is not None else JSONCodec()
-        self._plain = type(self._codec) is JSONCodec
+        #: True when the var uses the plain JSON codec (decoding is the identity).
+        self.plain = type(self._codec) is JSONCodec
         self._var: contextvars.ContextVar[Any] = contextvars.ContextVar(
             BACKING_PREFIX + name, default=CLEARED
         )
@@ -179,7 +188,7 @@ class QueueVar(Generic[T]):
         """Build a slot from a JSON value read from a carrier (``TypeError``/``ValueError``)."""
         if wire is None:
             return (None, None, 4)
-        if self._plain:
+        if self.plain:
             return (wire, wire, size)
         return (self._codec.decode(wire), wire, size)
 

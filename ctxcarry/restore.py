@@ -36,7 +36,7 @@ from opentelemetry import trace as otel_trace
 from .names import name_allowance
 from .problems import Problems, safe_name
 from .queuecontext import QueueContext
-from .queuevar import BACKING_PREFIX, CLEARED, registered_vars
+from .queuevar import BACKING_PREFIX, CLEARED, registered_pairs
 
 if TYPE_CHECKING:
     from .carrier import Carrier, TraceRestore
@@ -198,8 +198,7 @@ def _restore_owned(entry: contextvars.Context) -> None:
 
 def _replace_queuevars(slots: Any, tokens: list[tuple[Any, contextvars.Token[Any]]]) -> None:
     """Every registered QueueVar: the carried slot, or cleared if it holds a value."""
-    for var in registered_vars():
-        cvar = var.context_var
+    for var, cvar in registered_pairs():
         slot = slots.get(var)
         if slot is not None:
             tokens.append((cvar, cvar.set(slot)))
@@ -213,8 +212,8 @@ def _admitted_log(log: Any, limit: int, problems: Problems | None) -> Any:
     Returns ``log`` itself when every name is admitted (the usual case), else
     a ``(kept, problem_lines)`` tuple.
     """
-    allow = name_allowance.allow
-    refused = [key for key in log if not allow(key, limit)]
+    known, allow = name_allowance.known, name_allowance.allow
+    refused = [key for key in log if key not in known and not allow(key, limit)]
     if not refused:
         return log
     lines = [
