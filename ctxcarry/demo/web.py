@@ -9,22 +9,17 @@ messages.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from opentelemetry import trace
-from starlette.applications import Starlette
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
-# mypy checks the adapters as the top-level package "adapters" (setuptools maps them).
-from ctxcarry.adapters.starlette import (  # type: ignore[import-not-found, unused-ignore]
-    ContextMiddleware,
-)
 
 from .context import tenant
 from .worker import DemoTasks
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection, Request
+    from starlette.responses import JSONResponse
 
 __all__ = ["TENANT_HEADER", "make_web_app"]
 
@@ -41,6 +36,16 @@ def _bind_tenant(connection: HTTPConnection) -> dict[Any, Any]:
 
 def make_web_app(tasks: DemoTasks) -> Any:
     """The ASGI app: ``POST /reports/{name}`` enqueues a report build and an export."""
+    # Framework imports stay inside functions: no module of the ctxcarry package
+    # imports a framework at import time, even one loaded only by the demo.
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    # mypy checks the adapters as the top-level package "adapters" (setuptools maps them).
+    from ctxcarry.adapters.starlette import (  # type: ignore[import-not-found, unused-ignore]
+        ContextMiddleware,
+    )
 
     def create_report(request: Request) -> JSONResponse:
         # A sync endpoint: Starlette runs it in a thread, with a copy of the request's context.

@@ -16,14 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from celery import Celery
-from celery.worker import WorkController
-
-# mypy checks the adapters as the top-level package "adapters" (setuptools maps them).
-from ctxcarry.adapters.celery import (  # type: ignore[import-not-found, unused-ignore]
-    install,
-    uninstall,
-)
 
 __all__ = ["DemoTasks", "make_app", "running_worker"]
 
@@ -82,6 +74,13 @@ def make_app(broker: str) -> tuple[Any, DemoTasks]:
     name of its own (auto-deleted on AMQP), so the demo never takes another
     worker's tasks from a real broker.
     """
+    # Framework imports stay inside functions: no module of the ctxcarry package
+    # imports a framework at import time, even one loaded only by the demo.
+    from celery import Celery
+
+    # mypy checks the adapters as the top-level package "adapters" (setuptools maps them).
+    from ctxcarry.adapters.celery import install  # type: ignore[import-not-found, unused-ignore]
+
     app = Celery(f"ctxcarry-demo-{uuid.uuid4().hex[:8]}", broker=broker, set_as_current=False)
     queue = f"ctxcarry-demo-{uuid.uuid4().hex}"
     app.conf.update(
@@ -108,15 +107,19 @@ def make_app(broker: str) -> tuple[Any, DemoTasks]:
     return app, tasks
 
 
-class _ReadyWorker(WorkController):  # type: ignore[misc]
-    """A WorkController that says when its consumer is ready to take tasks."""
+def _ready_worker_class() -> Any:
+    """A WorkController subclass that says when its consumer is ready to take tasks."""
+    from celery.worker import WorkController
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.ready = threading.Event()
-        super().__init__(*args, **kwargs)
+    class ReadyWorker(WorkController):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.ready = threading.Event()
+            super().__init__(*args, **kwargs)
 
-    def on_consumer_ready(self, consumer: Any) -> None:
-        self.ready.set()
+        def on_consumer_ready(self, consumer: Any) -> None:
+            self.ready.set()
+
+    return ReadyWorker
 
 
 @contextmanager
@@ -127,12 +130,14 @@ def running_worker(app: Any) -> Iterator[None]:
     polling loop; the demo only waits :data:`WORKER_STOP_TIMEOUT` for it and
     leaves the rest to the daemon thread, and uninstalls ctxcarry from the app.
     """
+    from ctxcarry.adapters.celery import uninstall  # type: ignore[import-not-found, unused-ignore]
+
     app.finalize()
     # The worker's task tracer looks tasks up in the current (and, in pool threads,
     # the default) app, as Celery's own embedded test worker arranges.
     app.set_current()
     app.set_default()
-    worker = _ReadyWorker(
+    worker = _ready_worker_class()(
         app=app,
         pool="threads",
         concurrency=2,

@@ -69,8 +69,8 @@ def test_demo_on_a_real_broker(redis_db_url: str) -> None:
 def test_demo_fails_when_the_context_does_not_arrive() -> None:
     # The same demo with the Celery adapter left out: the worker sees no context.
     script = (
-        "import sys, ctxcarry.demo.worker as worker\n"
-        "worker.install = lambda app, carrier=None: None\n"
+        "import sys, ctxcarry.adapters.celery as adapter\n"
+        "adapter.install = lambda app, carrier=None: None\n"
         "from ctxcarry.cli import main\n"
         "sys.exit(main(['demo']))\n"
     )
