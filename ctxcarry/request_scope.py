@@ -46,7 +46,7 @@ from opentelemetry import trace as otel_trace
 from .names import is_valid_key
 from .problems import logger, safe_name
 from .queuevar import BACKING_PREFIX, CLEARED, QueueVar, registered_vars
-from .restore import _detach
+from .restore import detach_otel_context
 from .trace import check_trace_value, trace_fields
 
 __all__ = [
@@ -222,7 +222,7 @@ class RequestScope:
             return
         self._entry = None
         if self._otel_token is not None:
-            _detach(self._otel_token, self._entry_otel)
+            detach_otel_context(self._otel_token, self._entry_otel)
             self._otel_token = None
         owned, structlog_prefix, absent = _OWNED_PREFIXES, _STRUCTLOG_PREFIX, _ABSENT
         known = _request_keys.known

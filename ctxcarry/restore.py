@@ -41,7 +41,7 @@ from .queuevar import BACKING_PREFIX, CLEARED, registered_pairs
 if TYPE_CHECKING:
     from .carrier import Carrier, TraceRestore
 
-__all__ = ["Extraction"]
+__all__ = ["Extraction", "detach_otel_context"]
 
 _ABSENT: Any = object()
 _OWNED_PREFIXES = ("structlog_", BACKING_PREFIX)
@@ -49,8 +49,15 @@ _STRUCTLOG_PREFIX = "structlog_"
 _runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
 
 
-def _detach(token: contextvars.Token[Any], fallback: otel_context.Context | None) -> None:
-    """Detach our OTel token; if it belongs to another Context, re-attach the entry value."""
+def detach_otel_context(
+    token: contextvars.Token[Any], fallback: otel_context.Context | None
+) -> None:
+    """Detach an OTel token; if it belongs to another Context, re-attach ``fallback``.
+
+    Shared by :class:`Extraction` and :mod:`ctxcarry.request_scope`: OTel's own
+    ``detach`` only logs an ERROR for a token from another Context and leaves
+    the context attached.
+    """
     try:
         if _runtime is not None:
             _runtime.detach(token)
@@ -161,7 +168,7 @@ class Extraction:
         if entry is None:
             return
         if self._otel_token is not None:
-            _detach(self._otel_token, self._entry_otel)
+            detach_otel_context(self._otel_token, self._entry_otel)
         for cvar, token in reversed(self._tokens):
             try:
                 cvar.reset(token)

@@ -50,6 +50,14 @@ GetResponse = Callable[[HttpRequest], Any]
 logger = logging.getLogger("ctxcarry")
 
 
+def _adopt_mode(middleware: Callable[..., Any], get_response: GetResponse) -> bool:
+    """Make ``middleware`` async exactly when the next handler is; return whether it is."""
+    is_async = iscoroutinefunction(get_response)
+    if is_async:
+        markcoroutinefunction(middleware)
+    return is_async
+
+
 class ContextMiddleware:
     """Bind the request id (and the ``BIND`` hook's values) for the whole request.
 
@@ -67,9 +75,7 @@ class ContextMiddleware:
         self._trust_trace = config.trust_trace_context
         self._generate = config.generate_request_id
         self._bind = config.bind
-        self._is_async = iscoroutinefunction(get_response)
-        if self._is_async:
-            markcoroutinefunction(self)
+        self._is_async = _adopt_mode(self, get_response)
 
     def __call__(self, request: HttpRequest) -> Any:
         if self._is_async:
@@ -143,9 +149,7 @@ class ContextIdentityMiddleware:
         self.get_response = get_response
         self._hook: Hook = hook
         self._warned = False
-        self._is_async = iscoroutinefunction(get_response)
-        if self._is_async:
-            markcoroutinefunction(self)
+        self._is_async = _adopt_mode(self, get_response)
 
     def __call__(self, request: HttpRequest) -> Any:
         if self._is_async:
