@@ -28,12 +28,18 @@ from .jsonvalue import (
     snapshot_exact,
     string_size,
 )
-from .names import is_valid_key, known_valid_names
+from .names import MAX_KEY_LENGTH, is_valid_key, known_valid_names
 from .problems import Problems, safe_name
 from .queuecontext import QueueContext
 from .queuevar import CLEARED, QueueVar, Slot, backing_names, registry_by_name
 from .restore import Extraction
-from .trace import DEFAULT_LIMIT, FIELD_LIMITS, check_trace_value, trace_fields
+from .trace import (
+    DEFAULT_LIMIT,
+    FIELD_LIMITS,
+    check_trace_value,
+    is_common_traceparent,
+    trace_fields,
+)
 from .wire import ENVELOPE_KEY, FORMAT_VERSION, STRUCTLOG_KEY, VARS_KEY, VERSION_KEY
 
 __all__ = [
@@ -224,7 +230,7 @@ class Carrier:
                 continue
             if type(value) is str:
                 log[key] = value
-                bound += len(key) + 12 * len(value) + _ENTRY_BOUND
+                bound += len(key) + 12 * len(value) + 2 + _ENTRY_BOUND
                 continue
             try:
                 json_value, size = sanitize_loose(value, limit)
@@ -313,10 +319,11 @@ class Carrier:
                 value = get(field)
                 if value is None:
                     continue
-                reason = check_trace_value(field, value)
-                if reason is not None:
-                    problems.add(f"trace field {safe_name(field)} {reason}")
-                    continue
+                if not (field == "traceparent" and is_common_traceparent(value)):
+                    reason = check_trace_value(field, value)
+                    if reason is not None:
+                        problems.add(f"trace field {safe_name(field)} {reason}")
+                        continue
                 trace[field] = value
                 bound += len(field) + 2 * len(value) + _ENTRY_BOUND
 
@@ -359,7 +366,12 @@ class Carrier:
         self, raw: object, slots: dict[QueueVar[Any], Slot], problems: Problems
     ) -> int:
         """Fill ``slots`` from the envelope's ``vars``; return their size bound."""
-        if type(raw) is not dict and not isinstance(raw, Mapping):
+        if type(raw) is dict and len(raw) <= self.max_keys:
+            bound = _plain_queuevar_slots(raw, slots, self.max_bytes)
+            if bound >= 0:
+                return bound
+            slots.clear()  # something needs a closer look: the item-by-item path
+        elif type(raw) is not dict and not isinstance(raw, Mapping):
             problems.add(f"QueueVar section is {type(raw).__name__}, not an object")
             return 0
         limit, room, by_name = self.max_bytes, self.max_keys, registry_by_name
@@ -398,7 +410,14 @@ class Carrier:
 
     def _decode_log(self, raw: object, room: int, log: dict[str, Any], problems: Problems) -> int:
         """Fill ``log`` from ``structlog_context``; return an upper bound of its size."""
-        if type(raw) is not dict and not isinstance(raw, Mapping):
+        if type(raw) is dict and len(raw) <= room:
+            log.update(raw)  # a snapshot first: a value checked is a value kept
+            bound = _plain_log_bound(log, self.max_bytes)
+            if bound >= 0:
+                return bound
+            raw = log.copy()  # something needs a closer look: the item-by-item path
+            log.clear()
+        elif type(raw) is not dict and not isinstance(raw, Mapping):
             problems.add(f"structlog section is {type(raw).__name__}, not an object")
             return 0
         room = max(room, 0)
@@ -411,7 +430,7 @@ class Carrier:
             kind = type(value)
             if kind is str and len(value) < limit:
                 log[key] = value
-                bound += len(key) + 12 * len(value) + _ENTRY_BOUND
+                bound += len(key) + 12 * len(value) + 2 + _ENTRY_BOUND
                 continue
             if kind is int and -_SAFE_INT < value < _SAFE_INT:
                 log[key] = value
@@ -493,6 +512,72 @@ def _classify(cvar: contextvars.ContextVar[Any]) -> str | None:
     if len(_log_key_by_var) < _LOG_KEY_CACHE_LIMIT:
         _log_key_by_var[cvar] = key
     return key
+
+
+# The fast paths of extract's decoding. Each handles the shape a carrier
+# written by inject has -- known names, short strings, small ints -- and
+# returns -1 for anything else, which then goes through the item-by-item
+# checks that name each problem. Keys are validated names, so at most
+# MAX_KEY_LENGTH characters each: no need to measure them.
+_PER_KEY_BOUND = MAX_KEY_LENGTH + _ENTRY_BOUND
+
+
+def _plain_log_bound(log: dict[str, Any], limit: int) -> int:
+    """The size bound of a structlog section that needs no closer look, else ``-1``.
+
+    Every name already known valid (one C-level subset check) and every value
+    a ``str`` or a small ``int``, which are JSON exactly as they are, with at
+    most ``limit`` characters of text in all.
+    """
+    if not log.keys() <= known_valid_names:
+        return -1
+    text = 0
+    for value in log.values():
+        if type(value) is str:
+            text += len(value)
+        elif type(value) is not int or not -_SAFE_INT < value < _SAFE_INT:
+            return -1
+    if text >= limit:
+        return -1
+    # 24 bytes per entry cover an int's digits or a string's quotes; a string
+    # character escapes to at most 12 bytes (a surrogate pair).
+    return len(log) * (_PER_KEY_BOUND + 24) + 12 * text
+
+
+def _plain_queuevar_slots(raw: dict[Any, Any], slots: dict[QueueVar[Any], Slot], limit: int) -> int:
+    """Fill ``slots`` from a QueueVar section that needs no closer look; else ``-1``.
+
+    Every name registered here and every value a ``str`` shorter than
+    ``limit``, a small ``int``, a bool or ``None``; typed vars decode through
+    their codec.
+    """
+    by_name, encode = registry_by_name, encode_ascii
+    bound = 0
+    for key, value in raw.items():
+        var = by_name.get(key) if type(key) is str else None
+        if var is None:
+            return -1
+        if type(value) is str:
+            if len(value) >= limit:
+                return -1
+            size = len(encode(value))
+        elif type(value) is int and -_SAFE_INT < value < _SAFE_INT:
+            size = len(int.__repr__(value))
+        elif value is None or value is True:
+            size = 4
+        elif value is False:
+            size = 5
+        else:
+            return -1
+        if var.plain:
+            slots[var] = (value, value, size)
+        else:
+            try:
+                slots[var] = var.decode_slot(value, size)
+            except (TypeError, ValueError, ArithmeticError):
+                return -1
+        bound += size
+    return bound + len(raw) * _PER_KEY_BOUND
 
 
 def _exact_entries(section: Mapping[str, Any]) -> list[Entry]:

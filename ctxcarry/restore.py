@@ -73,16 +73,17 @@ def detach_otel_context(
 _log_vars: dict[str, contextvars.ContextVar[Any]] = {}
 
 
-def _bind_log(log: Any, tokens: list[tuple[Any, contextvars.Token[Any]]]) -> None:
-    """Bind structlog keys like ``bind_contextvars``, keeping (var, token) pairs."""
+def _bind_log(log: Any, tokens: list[contextvars.Token[Any]]) -> None:
+    """Bind structlog keys like ``bind_contextvars``, keeping the tokens."""
+    log_vars = _log_vars
     for key, value in log.items():
-        cvar = _log_vars.get(key)
+        cvar = log_vars.get(key)
         if cvar is None:
             token = structlog.contextvars.bind_contextvars(**{key: value})[key]
-            _log_vars[key] = token.var
-            tokens.append((token.var, token))
+            log_vars[key] = token.var
+            tokens.append(token)
         else:
-            tokens.append((cvar, cvar.set(value)))
+            tokens.append(cvar.set(value))
 
 
 class Extraction:
@@ -115,24 +116,22 @@ class Extraction:
         decoded = carrier.decode(self._raw)  # raises here, before any change, when strict
         problems = Problems(decoded.dropped) if decoded.dropped else None
         log = decoded.log_context
-        if log:
-            log = _admitted_log(log, carrier.max_new_names, problems)
-            if type(log) is tuple:  # some names were refused: report them with the rest
-                log, refused = log
+        if log and not log.keys() <= name_allowance.known:  # new names: count them
+            log, refused = _admitted_log(log, carrier.max_new_names)
+            if refused:
                 problems = Problems(decoded.dropped)
                 problems.extend(refused)
         if problems:
             problems.raise_if_strict("ctxcarry.extract", carrier.strict)
 
         self._entry = contextvars.copy_context()
-        tokens: list[tuple[Any, contextvars.Token[Any]]] = []
+        tokens: list[contextvars.Token[Any]] = []
+        self._tokens = tokens
         if carrier.carry_queuevars:
             _replace_queuevars(decoded.slots(), tokens)
         if log:
             _bind_log(log, tokens)
-        self._tokens = tokens
-        self._entry_otel = None
-        self._otel_token = None
+        self._entry_otel = self._otel_token = None
         headers = decoded.trace_headers
         if headers:
             restored = self._trace_context(headers)
@@ -169,9 +168,9 @@ class Extraction:
             return
         if self._otel_token is not None:
             detach_otel_context(self._otel_token, self._entry_otel)
-        for cvar, token in reversed(self._tokens):
+        for token in reversed(self._tokens):
             try:
-                cvar.reset(token)
+                token.var.reset(token)
             except ValueError:
                 break  # tokens from another Context: the comparison below restores
         if not _unchanged_since(entry):
@@ -203,26 +202,26 @@ def _restore_owned(entry: contextvars.Context) -> None:
                 cvar.set(before)
 
 
-def _replace_queuevars(slots: Any, tokens: list[tuple[Any, contextvars.Token[Any]]]) -> None:
+def _replace_queuevars(slots: Any, tokens: list[contextvars.Token[Any]]) -> None:
     """Every registered QueueVar: the carried slot, or cleared if it holds a value."""
     for var, cvar in registered_pairs():
         slot = slots.get(var)
         if slot is not None:
-            tokens.append((cvar, cvar.set(slot)))
+            tokens.append(cvar.set(slot))
         elif cvar.get() is not CLEARED:
-            tokens.append((cvar, cvar.set(CLEARED)))
+            tokens.append(cvar.set(CLEARED))
 
 
-def _admitted_log(log: Any, limit: int, problems: Problems | None) -> Any:
-    """The carried structlog keys the process-wide allowance admits.
+def _admitted_log(log: Any, limit: int) -> tuple[Any, list[str]]:
+    """The carried structlog keys the process-wide allowance admits, and the refusals.
 
-    Returns ``log`` itself when every name is admitted (the usual case), else
-    a ``(kept, problem_lines)`` tuple.
+    Returns ``log`` itself when every name is admitted, else a filtered copy,
+    plus one problem line per refused name.
     """
-    known, allow = name_allowance.known, name_allowance.allow
-    refused = [key for key in log if key not in known and not allow(key, limit)]
+    allow = name_allowance.allow
+    refused = [key for key in log if not allow(key, limit)]
     if not refused:
-        return log
+        return log, []
     lines = [
         f"structlog key {safe_name(key)}: this process already created "
         f"max_new_names={limit} new key names"

@@ -14,7 +14,7 @@ import re
 from opentelemetry import propagate
 from opentelemetry.propagators.textmap import TextMapPropagator
 
-__all__ = ["FIELD_LIMITS", "check_trace_value", "trace_fields"]
+__all__ = ["FIELD_LIMITS", "check_trace_value", "is_common_traceparent", "trace_fields"]
 
 #: Longest accepted value per field; other propagators' fields get ``DEFAULT_LIMIT``.
 FIELD_LIMITS = {"traceparent": 512, "tracestate": 4096, "baggage": 8192}
@@ -29,6 +29,16 @@ _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f
 _TRACEPARENT_00 = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 _ZERO_TRACE_ID = "0" * 32
 _ZERO_SPAN_ID = "0" * 16
+_common_match = _TRACEPARENT_00.fullmatch
+
+
+def is_common_traceparent(value: object) -> bool:
+    """True for a valid version-00 traceparent: the common case, in one C call.
+
+    ``False`` means "look closer" (:func:`check_trace_value`), not "invalid".
+    """
+    return type(value) is str and len(value) == 55 and _common_match(value) is not None
+
 
 _cached: tuple[TextMapPropagator | None, tuple[str, ...]] = (None, ())
 
@@ -52,8 +62,8 @@ def check_trace_value(field: str, value: object, *, trusted: bool = False) -> st
     """
     if type(value) is not str:
         return f"is {type(value).__name__}, not a string"
-    if field == "traceparent" and len(value) == 55 and _TRACEPARENT_00.fullmatch(value):
-        return None  # the common case, version 00, in one C call
+    if field == "traceparent" and is_common_traceparent(value):
+        return None
     limit = FIELD_LIMITS.get(field, DEFAULT_LIMIT)
     if len(value) > limit:
         return f"is longer than {limit} characters"
