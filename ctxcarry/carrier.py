@@ -228,9 +228,14 @@ class Carrier:
                 name = cvar.name[_STRUCTLOG_PREFIX_LEN:]
                 problems.add(f"structlog key {safe_name(name)}: not a valid key name")
                 continue
-            if type(value) is str:
+            kind = type(value)
+            if kind is str:
                 log[key] = value
                 bound += len(key) + 12 * len(value) + 2 + _ENTRY_BOUND
+                continue
+            if kind is int and -_SAFE_INT < value < _SAFE_INT:
+                log[key] = value
+                bound += len(key) + 24 + _ENTRY_BOUND
                 continue
             try:
                 json_value, size = sanitize_loose(value, limit)
