@@ -405,7 +405,7 @@ class Carrier:
                 continue
             try:
                 slots[var] = var.decode_slot(wire, size)
-            except (TypeError, ValueError, ArithmeticError) as exc:
+            except Exception as exc:  # a codec is user code reading untrusted input
                 problems.add(f"QueueVar {safe_name(key)}: refused by codec ({_describe(exc)})")
                 continue
             bound += len(key) + size + _ENTRY_BOUND
@@ -579,7 +579,7 @@ def _plain_queuevar_slots(raw: dict[Any, Any], slots: dict[QueueVar[Any], Slot],
         else:
             try:
                 slots[var] = var.decode_slot(value, size)
-            except (TypeError, ValueError, ArithmeticError):
+            except Exception:  # the item-by-item path reports it
                 return -1
         bound += size
     return bound + len(raw) * _PER_KEY_BOUND

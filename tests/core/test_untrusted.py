@@ -14,7 +14,7 @@ from opentelemetry import trace
 from ctxcarry import Carrier, CarrierError, extract
 from ctxcarry.names import NameAllowance, name_allowance
 from tests.core.helpers import context_state
-from tests.core.vars import org_id, plan, request_uuid, tenant_id
+from tests.core.vars import org_id, plan, request_uuid, tenant_id, tier
 
 GOOD_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 TWO_MB = "x" * (2 * 1024 * 1024)
@@ -196,6 +196,24 @@ def test_codec_errors_are_described_without_the_raw_value() -> None:
     (line,) = ctx.dropped
     assert "\n" not in line
     assert len(line) < 250
+
+
+def test_a_user_codec_that_raises_anything_drops_only_its_own_var(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    carrier = {
+        "traceparent": GOOD_TRACEPARENT,
+        "structlog_context": {"request_id": "r-1"},
+        "ctxcarry": {"v": 1, "vars": {"core_tier": "platinum", "core_tenant_id": "acme"}},
+    }
+
+    with caplog.at_level(logging.WARNING, logger="ctxcarry"), extract(carrier) as ctx:
+        restored = (tier.get(), tenant_id.get(), structlog.contextvars.get_contextvars())
+
+    assert restored == (None, "acme", {"request_id": "r-1"})
+    assert ctx.trace_headers == {"traceparent": GOOD_TRACEPARENT}
+    assert ctx.dropped == ("QueueVar 'core_tier': refused by codec ('platinum')",)
+    assert len(caplog.records) == 1
 
 
 def test_uuid_codec_round_trip_and_refusal() -> None:

@@ -31,3 +31,16 @@ amount: QueueVar[decimal.Decimal | None] = QueueVar(
     "core_amount", default=None, codec=codecs.DecimalCodec()
 )
 plan: QueueVar[Plan | None] = QueueVar("core_plan", default=None, codec=codecs.EnumCodec(Plan))
+
+
+class LookupCodec:
+    """A user codec whose decode raises ``KeyError`` for an unknown name (a common bug)."""
+
+    def encode(self, value: int) -> str:
+        return {1: "gold", 2: "silver"}[value]
+
+    def decode(self, data: Any) -> int:
+        return {"gold": 1, "silver": 2}[data]
+
+
+tier: QueueVar[int | None] = QueueVar("core_tier", default=None, codec=LookupCodec())
