@@ -80,7 +80,10 @@ R = TypeVar("R")
 
 def _describe(exc: BaseException) -> str:
     """A short, log-safe description of an error raised on untrusted input."""
-    text = str(exc)
+    try:
+        text = str(exc)
+    except Exception:  # a user exception whose __str__ fails
+        text = ""
     return ascii(text[:120])[1:-1] if text else type(exc).__name__
 
 

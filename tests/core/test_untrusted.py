@@ -14,7 +14,7 @@ from opentelemetry import trace
 from ctxcarry import Carrier, CarrierError, extract
 from ctxcarry.names import NameAllowance, name_allowance
 from tests.core.helpers import context_state
-from tests.core.vars import org_id, plan, request_uuid, tenant_id, tier
+from tests.core.vars import broken, org_id, plan, request_uuid, tenant_id, tier
 
 GOOD_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 TWO_MB = "x" * (2 * 1024 * 1024)
@@ -214,6 +214,14 @@ def test_a_user_codec_that_raises_anything_drops_only_its_own_var(
     assert ctx.trace_headers == {"traceparent": GOOD_TRACEPARENT}
     assert ctx.dropped == ("QueueVar 'core_tier': refused by codec ('platinum')",)
     assert len(caplog.records) == 1
+
+
+def test_a_codec_error_that_cannot_be_printed_still_drops_only_its_var() -> None:
+    carrier = {"ctxcarry": {"v": 1, "vars": {"core_broken_codec": "x", "core_tenant_id": "acme"}}}
+
+    with extract(carrier) as ctx:
+        assert (broken.get(), tenant_id.get()) == (None, "acme")
+    assert ctx.dropped == ("QueueVar 'core_broken_codec': refused by codec (Unprintable)",)
 
 
 def test_uuid_codec_round_trip_and_refusal() -> None:

@@ -44,3 +44,23 @@ class LookupCodec:
 
 
 tier: QueueVar[int | None] = QueueVar("core_tier", default=None, codec=LookupCodec())
+
+
+class Unprintable(Exception):
+    """An exception whose ``__str__`` itself fails."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("cannot print")
+
+
+class BrokenCodec:
+    """A user codec that refuses everything with an :class:`Unprintable` error."""
+
+    def encode(self, value: str) -> str:
+        return value
+
+    def decode(self, data: Any) -> str:
+        raise Unprintable
+
+
+broken: QueueVar[str | None] = QueueVar("core_broken_codec", default=None, codec=BrokenCodec())
