@@ -231,17 +231,12 @@ class Carrier:
                 name = cvar.name[_STRUCTLOG_PREFIX_LEN:]
                 problems.add(f"structlog key {safe_name(name)}: not a valid key name")
                 continue
-            kind = type(value)
-            if kind is str:
+            if type(value) is str:  # the common case, inline: no size check before the budget
                 log[key] = value
                 bound += len(key) + 12 * len(value) + 2 + _ENTRY_BOUND
                 continue
-            if kind is int and -_SAFE_INT < value < _SAFE_INT:
-                log[key] = value
-                bound += len(key) + 24 + _ENTRY_BOUND
-                continue
             try:
-                json_value, size = sanitize_loose(value, limit)
+                json_value, size = _log_value(value, limit, sanitize_loose)
             except NotJSON as exc:
                 problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
                 continue
@@ -435,17 +430,8 @@ class Carrier:
             if key not in valid_names and not is_valid_key(key):
                 problems.add(f"structlog key {safe_name(key)}: not a valid key name")
                 continue
-            kind = type(value)
-            if kind is str and len(value) < limit:
-                log[key] = value
-                bound += len(key) + 12 * len(value) + 2 + _ENTRY_BOUND
-                continue
-            if kind is int and -_SAFE_INT < value < _SAFE_INT:
-                log[key] = value
-                bound += len(key) + 24 + _ENTRY_BOUND
-                continue
             try:
-                json_value, size = snapshot_exact(value, limit)
+                json_value, size = _log_value(value, limit, snapshot_exact)
             except NotJSON as exc:
                 problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
                 continue
@@ -520,6 +506,23 @@ def _classify(cvar: contextvars.ContextVar[Any]) -> str | None:
     if len(_log_key_by_var) < _LOG_KEY_CACHE_LIMIT:
         _log_key_by_var[cvar] = key
     return key
+
+
+def _log_value(
+    value: Any, limit: int, walk: Callable[[Any, int], tuple[Any, int]]
+) -> tuple[Any, int]:
+    """A structlog value as JSON and an upper bound of its size (``NotJSON`` if it can't travel).
+
+    Strings and small ints are JSON as they are, bounded without encoding them
+    (a character escapes to at most 12 bytes); anything else goes through
+    ``walk`` (inject converts loosely, extract accepts JSON exactly).
+    """
+    kind = type(value)
+    if kind is str and len(value) < limit:
+        return value, 12 * len(value) + 2
+    if kind is int and -_SAFE_INT < value < _SAFE_INT:
+        return value, 24
+    return walk(value, limit)
 
 
 # The fast paths of extract's decoding. Each handles the shape a carrier
