@@ -76,8 +76,7 @@ def extract(carrier: object, *, restore_trace: TraceRestore | None = None) -> Ex
 
     Uses the default :class:`Carrier`; see :class:`Extraction`.
     """
-    default = get_default_carrier()
-    return Extraction(default, carrier, restore_trace or default.restore_trace)
+    return get_default_carrier().extract(carrier, restore_trace=restore_trace)
 
 
 def run_carried(carrier: object, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from itertools import islice
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import propagate
 
@@ -32,7 +32,7 @@ from .names import MAX_KEY_LENGTH, is_valid_key, known_valid_names
 from .problems import Problems, safe_name
 from .queuecontext import QueueContext
 from .queuevar import CLEARED, QueueVar, Slot, backing_names, registry_by_name
-from .restore import Extraction
+from .restore import Extraction, TraceRestore, check_trace_policy
 from .trace import (
     DEFAULT_LIMIT,
     FIELD_LIMITS,
@@ -59,10 +59,6 @@ DEFAULT_MAX_KEYS = 64
 #: Default cap on distinct new structlog key names extract may ever create.
 DEFAULT_MAX_NEW_NAMES = 1024
 
-#: When extract attaches the carried trace context: ``"always"``; only when no
-#: span is active already (``"if_no_active_span"``, for workers whose own
-#: instrumentation already started a span for the task); or ``"never"``.
-TraceRestore = Literal["always", "if_no_active_span", "never"]
 
 _STRUCTLOG_PREFIX = "structlog_"
 _STRUCTLOG_PREFIX_LEN = len(_STRUCTLOG_PREFIX)
@@ -121,8 +117,7 @@ class Carrier:
             raise ValueError("max_bytes must be at least 256")
         if self.max_keys < 0 or self.max_new_names < 0:
             raise ValueError("max_keys and max_new_names must not be negative")
-        if self.restore_trace not in ("always", "if_no_active_span", "never"):
-            raise ValueError(f"unknown restore_trace {self.restore_trace!r}")
+        check_trace_policy(self.restore_trace)
 
     def _reason(self, exc: NotJSON) -> str:
         if isinstance(exc, TooLarge):
@@ -470,7 +465,8 @@ class Carrier:
 
         ``restore_trace`` overrides the Carrier's setting for this call.
         """
-        return Extraction(self, carrier, restore_trace or self.restore_trace)
+        policy = self.restore_trace if restore_trace is None else restore_trace
+        return Extraction(self, carrier, policy)
 
     def run(self, carrier: object, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call ``fn`` inside ``extract(carrier)``, in a copy of the current context.

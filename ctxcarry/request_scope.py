@@ -25,10 +25,10 @@ request key or a process key: if code outside requests binds a name that a
 request also binds, requests start without the outer value (it is back after
 the request).
 
-The restore compares the current context with a snapshot taken at entry
-instead of resetting tokens, because tokens fail when a framework moves the
-request between contexts (asgiref copies a sync view's context changes back
-to its caller).
+Restoring is the engine's (:class:`ctxcarry._scope.Scope`): undo with
+tokens, then compare the whole context with the entry snapshot, so it also
+works when a framework moves the request between contexts (asgiref copies a
+sync view's context changes back to its caller, where tokens fail).
 """
 
 from __future__ import annotations
@@ -38,15 +38,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, Union
 
-import structlog.contextvars
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from opentelemetry import trace as otel_trace
 
+from . import _logvars
+from ._scope import Scope
 from .names import is_valid_key
 from .problems import logger, safe_name
-from .queuevar import BACKING_PREFIX, CLEARED, QueueVar, registered_vars
-from .restore import detach_otel_context
+from .queuevar import CLEARED, QueueVar, registered_pairs
 from .trace import check_trace_value, trace_fields
 
 __all__ = [
@@ -72,17 +72,6 @@ MAX_REQUEST_KEYS = 4096
 #: set that QueueVar for the request.
 RequestBindings = Mapping[Union[str, "QueueVar[Any]"], object]
 
-_STRUCTLOG_PREFIX = "structlog_"
-_OWNED_PREFIXES = (_STRUCTLOG_PREFIX, BACKING_PREFIX)
-_ABSENT: Any = object()
-
-
-def _structlog_var(key: str) -> contextvars.ContextVar[Any]:
-    """structlog's ContextVar for ``key`` (created if needed), found through its public API."""
-    return contextvars.Context().run(
-        lambda: structlog.contextvars.bind_contextvars(**{key: None})[key].var
-    )
-
 
 class _RequestKeys:
     """The request keys: structlog ContextVars to unbind at every request entry.
@@ -92,44 +81,26 @@ class _RequestKeys:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._names: frozenset[str] = frozenset()
         self.vars: tuple[contextvars.ContextVar[Any], ...] = ()
         self.known: frozenset[contextvars.ContextVar[Any]] = frozenset()
 
     def add(self, cvar: contextvars.ContextVar[Any]) -> None:
-        if cvar.name in self._names:
+        """Remember ``cvar`` (a structlog ContextVar) as a request key."""
+        if cvar in self.known:
             return
         with self._lock:
-            if cvar.name in self._names or len(self._names) >= MAX_REQUEST_KEYS:
+            if cvar in self.known or len(self.known) >= MAX_REQUEST_KEYS:
                 return
-            self._names = self._names | {cvar.name}
             self.vars = (*self.vars, cvar)
             self.known = self.known | {cvar}
 
     def names(self) -> frozenset[str]:
-        prefix = len(_STRUCTLOG_PREFIX)
-        return frozenset(name[prefix:] for name in self._names)
+        return frozenset(filter(None, map(_logvars.key_of, self.vars)))
 
 
 _request_keys = _RequestKeys()
-_request_id_var = _structlog_var(REQUEST_ID_KEY)
+_request_id_var = _logvars.var_for(REQUEST_ID_KEY)
 _request_keys.add(_request_id_var)
-#: Hook key names already checked, with structlog's ContextVar for each.
-_bindable_vars: dict[str, contextvars.ContextVar[Any]] = {}
-
-
-_queuevar_cache: tuple[tuple[object, ...], tuple[contextvars.ContextVar[Any], ...]] = ((), ())
-
-
-def _queuevar_context_vars() -> tuple[contextvars.ContextVar[Any], ...]:
-    """The ContextVars behind every registered QueueVar (cached per registry snapshot)."""
-    global _queuevar_cache
-    registered = registered_vars()
-    cached_for, cvars = _queuevar_cache
-    if cached_for is not registered:
-        cvars = tuple(var.context_var for var in registered)
-        _queuevar_cache = (registered, cvars)
-    return cvars
 
 
 def request_keys() -> frozenset[str]:
@@ -144,11 +115,11 @@ class RequestScope:
     rest of the application), never across separate hooks.
     """
 
-    __slots__ = ("_entry", "_entry_otel", "_entry_size", "_otel_token", "request_id")
+    __slots__ = ("_baseline", "_scope", "request_id")
 
     def __init__(self) -> None:
-        self._entry: contextvars.Context | None = None
-        self._otel_token: contextvars.Token[Any] | None = None
+        self._scope = Scope()
+        self._baseline: contextvars.Context | None = None
         self.request_id = ""
 
     def enter(self, request_id: str, trace_headers: Mapping[str, str] | None = None) -> None:
@@ -157,20 +128,21 @@ class RequestScope:
         ``trace_headers`` are the request's W3C trace headers (lowercase names),
         given only when the middleware is configured to trust them.
         """
-        if self._entry is not None:
+        if self._scope.is_open:
             raise RuntimeError("this RequestScope is already open")
-        self._entry = contextvars.copy_context()
+        scope = self._scope
+        scope.enter()
         for cvar in _request_keys.vars:
-            if cvar.get() is not Ellipsis:
-                cvar.set(Ellipsis)
-        for queuevar_cvar in _queuevar_context_vars():
+            if cvar.get() is not _logvars.UNBOUND:
+                scope.set(cvar, _logvars.UNBOUND)
+        for _, queuevar_cvar in registered_pairs():
             if queuevar_cvar.get() is not CLEARED:
-                queuevar_cvar.set(CLEARED)
-        _request_id_var.set(request_id)
+                scope.set(queuevar_cvar, CLEARED)
+        scope.set(_request_id_var, request_id)
         self.request_id = request_id
         if trace_headers:
             self._attach_inbound_trace(trace_headers)
-        self._entry_size = len(contextvars.copy_context())
+        self._baseline = contextvars.copy_context()
 
     def _attach_inbound_trace(self, headers: Mapping[str, str]) -> None:
         if otel_trace.get_current_span().get_span_context().is_valid:
@@ -182,69 +154,48 @@ class RequestScope:
                 checked[field] = value
         if not checked:
             return
-        current = otel_context.get_current()
         try:
-            inbound = propagate.extract(checked, context=current)
+            inbound = propagate.extract(checked, context=otel_context.get_current())
         except Exception:  # a broken propagator must not fail the request
             return
-        self._entry_otel = current
-        self._otel_token = otel_context.attach(inbound)
+        self._scope.attach_trace(inbound)
 
     def bind(self, bindings: RequestBindings | object) -> None:
         """Bind a hook's result for this request (see :func:`bind_request_values`)."""
         bind_request_values(bindings)
-        self._entry_size = len(contextvars.copy_context())
+        self._baseline = contextvars.copy_context()
 
     def learn(self) -> None:
-        """Remember the structlog keys bound since entry as request keys.
+        """Remember the structlog keys bound since entry (and the hook) as request keys.
 
         :meth:`exit` does this too; call it earlier when the client may send
-        its next request before the scope exits (after the last response chunk).
-        It looks only when a new variable appeared since entry; a key that was
-        bound at entry and rebound since is learned by :meth:`exit`.
+        its next request before the scope exits (after the last response
+        chunk, while a background task still runs). One C-level comparison
+        when nothing was bound since.
         """
-        entry = self._entry
+        baseline = self._baseline
+        if baseline is None:
+            return
         current = contextvars.copy_context()
-        if entry is None or len(current) == self._entry_size:
-            return  # no new variable since entry: any key bound is known already
+        try:
+            if current == baseline:
+                return
+        except Exception:  # a user __eq__ raised: look at every variable
+            pass
+        add, known, unbound = _request_keys.add, _request_keys.known, _logvars.UNBOUND
         for cvar, value in current.items():
             if (
-                value is not Ellipsis
-                and cvar.name.startswith(_STRUCTLOG_PREFIX)
-                and entry.get(cvar, _ABSENT) is not value
+                value is not unbound
+                and cvar not in known
+                and _logvars.is_log_var(cvar)
+                and baseline.get(cvar, unbound) is not value
             ):
-                _request_keys.add(cvar)
+                add(cvar)
 
     def exit(self) -> None:
         """Put structlog keys, QueueVars and the OTel context back exactly as at entry."""
-        entry = self._entry
-        if entry is None:
-            return
-        self._entry = None
-        if self._otel_token is not None:
-            detach_otel_context(self._otel_token, self._entry_otel)
-            self._otel_token = None
-        owned, structlog_prefix, absent = _OWNED_PREFIXES, _STRUCTLOG_PREFIX, _ABSENT
-        known = _request_keys.known
-        for cvar, value in contextvars.copy_context().items():
-            name = cvar.name
-            if not name.startswith(owned):
-                continue
-            before = entry.get(cvar, absent)
-            if value is before:
-                continue
-            if name.startswith(structlog_prefix):
-                if value is not Ellipsis and cvar not in known:
-                    _request_keys.add(cvar)
-                if before is absent:
-                    if value is Ellipsis:
-                        continue
-                    before = Ellipsis
-            elif before is absent:
-                if value is CLEARED:
-                    continue
-                before = CLEARED
-            cvar.set(before)
+        self._baseline = None
+        self._scope.exit(_request_keys.add)
 
 
 def bind_request_values(bindings: RequestBindings | object) -> None:
@@ -281,15 +232,11 @@ def _bind_one(key: object, value: object, problems: list[str]) -> None:
                 f"QueueVar {safe_name(key.name)}: a {type(value).__name__} value cannot travel"
             )
         return
-    cvar = _bindable_vars.get(key) if type(key) is str else None
-    if cvar is None:
-        if not (isinstance(key, str) and is_valid_key(key)):
-            problems.append(f"structlog key {safe_name(key)}: not a valid key name")
-            return
-        cvar = _structlog_var(key)
-        _request_keys.add(cvar)
-        if len(_bindable_vars) < MAX_REQUEST_KEYS:
-            _bindable_vars[key] = cvar
+    if not (type(key) is str and is_valid_key(key)):
+        problems.append(f"structlog key {safe_name(key)}: not a valid key name")
+        return
+    cvar = _logvars.var_for(key)
+    _request_keys.add(cvar)
     if value is Ellipsis:
         problems.append(f"structlog key {safe_name(key)}: Ellipsis cannot be bound")
     else:

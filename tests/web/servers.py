@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,13 +12,22 @@ import uvicorn
 
 
 @contextmanager
-def uvicorn_server(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn (h11, asyncio) on a free port; yield its base URL."""
+def uvicorn_server(app: Any, before_serving: Callable[[], object] | None = None) -> Iterator[str]:
+    """Serve ``app`` with uvicorn (h11, asyncio) on a free port; yield its base URL.
+
+    ``before_serving`` runs first in the server thread (to bind something there).
+    """
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-test-server", daemon=True)
+
+    def serve() -> None:
+        if before_serving is not None:
+            before_serving()
+        server.run()
+
+    thread = threading.Thread(target=serve, name="uvicorn-test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:

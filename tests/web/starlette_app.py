@@ -74,6 +74,20 @@ async def upload_endpoint(request: Request) -> JSONResponse:
     return JSONResponse({**seen, "size": len(body), "client": list(request.client or ())})
 
 
+async def upload_with_background(request: Request) -> JSONResponse:
+    """Rebind a key the server thread knew before serving; a background task delays exit."""
+    body = await request.body()
+    bind_contextvars(preexisting_key="from the upload")
+
+    async def after_response() -> None:
+        await asyncio.sleep(0.05)
+
+    return JSONResponse(
+        {"size": len(body), "client": list(request.client or ())},
+        background=BackgroundTask(after_response),
+    )
+
+
 async def web_tenant_set_and_keep(value: str) -> None:
     """Set the QueueVar without resetting it, as careless endpoint code would."""
     web_tenant.set(value)
@@ -100,6 +114,7 @@ ROUTES = [
     Route("/background", background_endpoint),
     Route("/stream", stream_endpoint),
     Route("/upload", upload_endpoint, methods=["POST"]),
+    Route("/upload-background", upload_with_background, methods=["POST"]),
     Route("/whoami", whoami),
     WebSocketRoute("/ws", websocket_endpoint),
 ]

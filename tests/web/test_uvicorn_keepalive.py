@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import structlog
 from django.core.handlers.asgi import ASGIHandler
 
 from tests.web.servers import uvicorn_server
@@ -44,6 +45,30 @@ def test_django_asgi_on_uvicorn_never_leaks_after_large_uploads(settings: Any) -
     settings.ROOT_URLCONF = "tests.web.django_urls"
     settings.CTXCARRY = {"BIND": "tests.web.django_views.bind_tenant"}
     assert_no_leak_on_keepalive(ASGIHandler(), "/upload", "/whoami")
+
+
+def _bind_then_clear_in_the_server_thread() -> None:
+    """The key's ContextVar then exists before any request: no new variable appears."""
+    structlog.contextvars.bind_contextvars(preexisting_key="server thread")
+    structlog.contextvars.clear_contextvars()
+
+
+def test_a_key_known_before_serving_never_leaks_past_a_background_task() -> None:
+    """Request keys must be learned at the last chunk even when no new ContextVar appears.
+
+    The endpoint's exit (which would learn the key) waits for its background
+    task, while the client already sends the next request on the connection.
+    """
+    app = build_app()
+    with (
+        uvicorn_server(app, before_serving=_bind_then_clear_in_the_server_thread) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        for _ in range(20):
+            upload = http.post("/upload-background", content=UPLOAD)
+            probe = http.get("/whoami")
+            assert upload.json()["client"] == probe.json()["client"], "connection not reused"
+            assert probe.json()["context"] == {"request_id": probe.headers["x-request-id"]}
 
 
 def test_the_harness_sees_the_leak_without_the_middleware() -> None:

@@ -1,0 +1,265 @@
+"""The restore engine: snapshot what ctxcarry owns, then put it back exactly.
+
+ctxcarry owns two kinds of ContextVar: structlog's (one per key) and the ones
+behind QueueVars. A :class:`Scope` takes an O(1) snapshot of the whole context
+when it opens (``contextvars.copy_context()``) and, when it closes, puts every
+owned var back to its value in the snapshot -- whatever the block bound,
+rebound or cleared in between -- and detaches the OpenTelemetry context if,
+and only if, it attached one. Bindings made outside the block are never
+touched, and nothing is ever cleared blindly. Everything in ctxcarry that
+restores is a Scope: ``extract``, the request scope of the middlewares, and
+streaming bodies replayed in a request's context.
+
+Closing is cheap in the common case: the scope's own changes are undone with
+their tokens, then one C-level comparison of the whole context with the
+snapshot decides whether anything else changed; only then are the owned vars
+walked.
+
+Out-of-order exits. Scopes opened in one context are kept on a stack (a
+ContextVar). When a scope closes while a later one is still open -- two
+generators, each inside ``with extract(...)``, closed in the order they were
+opened -- it undoes only what changed before the later scope opened, keeps
+what the later scope's block changed, and hands its own snapshot to the later
+scope, which then restores to it. So however the blocks interleave, after the
+last one closes the caller holds exactly what it held before the first opened.
+
+OpenTelemetry is touched only when a scope attached a trace context itself, so
+other libraries' attach/detach pairs that interleave with the block (Celery's
+signal receivers run in connection order, not nested) are never undone or
+re-applied by it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import context as otel_context
+
+from . import _logvars
+from .queuevar import BACKING_PREFIX, CLEARED
+
+__all__ = ["OWNED_PREFIXES", "LearnHook", "Scope"]
+
+#: Name prefixes of the ContextVars a Scope restores.
+OWNED_PREFIXES = (_logvars.PREFIX, BACKING_PREFIX)
+
+#: Called with each structlog ContextVar a closing scope found bound by its block.
+LearnHook = Callable[["contextvars.ContextVar[Any]"], None]
+
+_ABSENT: Any = object()
+_otel_runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+
+
+class Scope:
+    """One block's worth of owned context: snapshot at :meth:`enter`, exact restore at :meth:`exit`.
+
+    Set variables for the block with :meth:`set` (undone with their tokens),
+    attach a trace context with :meth:`attach_trace`. Not thread-safe: open and
+    close it in the same thread or asyncio task, as any ``with`` block is.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_entry",
+        "_otel_before",
+        "_otel_by_token",
+        "_otel_token",
+        "_stack_token",
+        "_tokens",
+        "attached_trace",
+    )
+
+    def __init__(self) -> None:
+        self._entry: contextvars.Context | None = None
+        self._otel_token: contextvars.Token[Any] | None = None
+        self._otel_before: otel_context.Context | None = None
+        self._otel_by_token = True
+        #: True while the scope holds a trace context it attached itself.
+        self.attached_trace = False
+
+    @property
+    def is_open(self) -> bool:
+        """True between :meth:`enter` and :meth:`exit`."""
+        return self._entry is not None
+
+    def enter(self) -> None:
+        """Take the snapshot; from now on :meth:`exit` restores to it."""
+        if self._entry is not None:
+            raise RuntimeError("this scope is already open; make a new one")
+        self._entry = contextvars.copy_context()
+        self._tokens: list[contextvars.Token[Any]] = []
+        self._stack_token = _open_scopes.set((*_open_scopes.get(), self))
+
+    def set(self, cvar: contextvars.ContextVar[Any], value: Any) -> None:
+        """Set ``cvar`` for the block (undone at exit)."""
+        self._tokens.append(cvar.set(value))
+
+    def replay(self, context: contextvars.Context) -> None:
+        """Set every variable of ``context`` that differs here, for the block."""
+        entry = self._entry
+        assert entry is not None, "replay() needs an open scope"
+        for cvar, value in context.items():
+            if cvar is not _open_scopes and entry.get(cvar, _ABSENT) is not value:
+                self._tokens.append(cvar.set(value))
+
+    def attach_trace(self, context: otel_context.Context) -> None:
+        """Make ``context`` the current OpenTelemetry context for the block."""
+        self._otel_before = otel_context.get_current()
+        self._otel_token = otel_context.attach(context)
+        self._otel_by_token = True
+        self.attached_trace = True
+
+    def exit(self, learn: LearnHook | None = None) -> None:
+        """Restore every owned var to the snapshot and detach our trace context.
+
+        ``learn`` is called with each structlog ContextVar the block left bound
+        (the request scope learns request keys this way). Never raises.
+        """
+        entry = self._entry
+        if entry is None:
+            return
+        self._entry = None
+        open_scopes = _open_scopes.get()
+        if open_scopes and open_scopes[-1] is self:
+            self._exit_in_order(entry, learn)
+        elif any(scope is self for scope in open_scopes):
+            self._exit_out_of_order(entry, open_scopes, learn)
+        else:  # closed in another Context than it was opened in: compare and restore
+            self._detach_trace()
+            _restore_owned(entry, learn)
+
+    def _exit_in_order(self, entry: contextvars.Context, learn: LearnHook | None) -> None:
+        self._detach_trace()
+        _pop_open_scope(self._stack_token)
+        for token in reversed(self._tokens):
+            try:
+                token.var.reset(token)
+            except ValueError:
+                break  # tokens from another Context: the comparison below restores
+        self._tokens = []
+        if not _unchanged_since(entry):
+            _restore_owned(entry, learn)
+
+    def _exit_out_of_order(
+        self, entry: contextvars.Context, open_scopes: tuple[Scope, ...], learn: LearnHook | None
+    ) -> None:
+        """Undo what changed before the next scope opened; hand that scope our snapshot."""
+        index = next(i for i, scope in enumerate(open_scopes) if scope is self)
+        later = open_scopes[index + 1]
+        later_entry = later._entry
+        _open_scopes.set(open_scopes[:index] + open_scopes[index + 1 :])
+        self._tokens = []
+        if later_entry is None:  # the later scope was closed elsewhere: plain restore
+            self._detach_trace()
+            _restore_owned(entry, learn)
+            return
+        for cvar, value in contextvars.copy_context().items():
+            if not cvar.name.startswith(OWNED_PREFIXES):
+                continue
+            if value is not later_entry.get(cvar, _ABSENT):
+                continue  # changed since the later scope opened: the later block's own
+            _put_back(cvar, value, entry.get(cvar, _ABSENT), learn)
+        if self._otel_token is not None:
+            self._otel_token = None
+            self.attached_trace = False
+            if otel_context.get_current() is later_entry.run(otel_context.get_current):
+                _set_otel(self._otel_before)
+            if later._otel_token is not None:
+                later._otel_before = self._otel_before
+                later._otel_by_token = False
+        later._entry = entry
+
+    def _detach_trace(self) -> None:
+        token = self._otel_token
+        if token is None:
+            return
+        self._otel_token = None
+        self.attached_trace = False
+        if self._otel_by_token:
+            _detach(token, self._otel_before)
+        else:  # rebased by an out-of-order exit: the token's old value is stale
+            _set_otel(self._otel_before)
+
+
+#: The scopes open in the current context, oldest first.
+_open_scopes: contextvars.ContextVar[tuple[Scope, ...]] = contextvars.ContextVar(
+    "ctxcarry_open_scopes", default=()
+)
+
+
+def _pop_open_scope(token: contextvars.Token[tuple[Scope, ...]]) -> None:
+    """Remove the newest open scope, with its token when the token is still right.
+
+    The token puts the variable back as it was (absent included, so the fast
+    comparison with the entry snapshot holds), but only if no scope below was
+    removed since by an out-of-order exit.
+    """
+    below = _open_scopes.get()[:-1]
+    old = token.old_value
+    if old is contextvars.Token.MISSING if not below else old == below:
+        try:
+            _open_scopes.reset(token)
+            return
+        except ValueError:  # a token of another Context (a framework copied ours)
+            pass
+    _open_scopes.set(below)
+
+
+def _unchanged_since(entry: contextvars.Context) -> bool:
+    """True when the current context equals ``entry`` (one C-level comparison).
+
+    Unchanged values are the same objects and compare by identity, so no user
+    ``__eq__`` runs unless the block changed a value; if one raises, the full
+    walk decides.
+    """
+    try:
+        return bool(contextvars.copy_context() == entry)
+    except Exception:
+        return False
+
+
+def _restore_owned(entry: contextvars.Context, learn: LearnHook | None) -> None:
+    """Put every owned ContextVar back to its value in ``entry``."""
+    owned = OWNED_PREFIXES
+    for cvar, value in contextvars.copy_context().items():
+        if cvar.name.startswith(owned):
+            _put_back(cvar, value, entry.get(cvar, _ABSENT), learn)
+
+
+def _put_back(
+    cvar: contextvars.ContextVar[Any], value: Any, before: Any, learn: LearnHook | None
+) -> None:
+    """Set ``cvar`` back to ``before`` (its unbound marker when it did not exist)."""
+    if value is before:
+        return
+    is_log = _logvars.is_log_var(cvar)
+    if learn is not None and is_log and value is not _logvars.UNBOUND:
+        learn(cvar)
+    if before is _ABSENT:
+        before = _logvars.UNBOUND if is_log else CLEARED
+        if value is before:
+            return
+    cvar.set(before)
+
+
+def _set_otel(context: otel_context.Context | None) -> None:
+    """Make ``context`` current without a token (the value to go back to is known)."""
+    if context is not None:
+        otel_context.attach(context)
+
+
+def _detach(token: contextvars.Token[Any], fallback: otel_context.Context | None) -> None:
+    """Detach an OTel token; if it belongs to another Context, re-attach ``fallback``.
+
+    OTel's own ``detach`` only logs an ERROR for a token from another Context
+    and leaves the context attached.
+    """
+    try:
+        if _otel_runtime is not None:
+            _otel_runtime.detach(token)
+        else:  # pragma: no cover - OTel always has a runtime context today
+            otel_context.detach(token)
+    except Exception:
+        _set_otel(fallback)
