@@ -5,51 +5,33 @@
 or the caller's thread in eager mode), in the same Context, and around
 everything Celery does for the task: the body, the next chain step and the
 chord body it publishes, the result. What prerun restores is undone exactly in
-postrun, including what the task body bound itself.
-
-The bookkeeping lives on the task's request object, never on a shared object.
+postrun, including what the task body bound itself. The open scope is kept on
+the task's request object, never on a shared one.
 
 OpenTelemetry: when ``opentelemetry-instrumentation-celery`` is active, the
 task span is its job: its ``run/<task>`` span must be the parent of the spans
 in the task body, so the carried trace context is not attached (the
 instrumentor reads its own ``traceparent`` header). Without it, the carried
-trace context is attached when no span is active. The adapter never moves the
-OTel context unless it attached one itself, so it nests correctly with the
+trace context is attached when no span is active. The scope moves the OTel
+context only when it attached one itself, so it nests correctly with the
 instrumentor's receivers in either connection order.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 import sys
 from typing import Any
 
-from opentelemetry import context as otel_context
+from ctxcarry import TraceRestore
+from ctxcarry.kit import ScopeStore, guard_scope, never_raises
 
-from ctxcarry import Carrier, Extraction, TraceRestore
-
-from .installation import installation_for
+from .registry import installation_for
 from .wire import read_carrier
 
 __all__ = ["on_task_postrun", "on_task_prerun"]
 
-logger = logging.getLogger("ctxcarry")
-
-#: The attribute of ``task.request`` that holds what prerun restored.
-REQUEST_ATTRIBUTE = "_ctxcarry_restored"
-
 _INSTRUMENTOR_MODULE = "opentelemetry.instrumentation.celery"
-
-
-class Restored:
-    """One task's active extraction, and whether it attached the OTel context."""
-
-    __slots__ = ("attached_trace", "extraction")
-
-    def __init__(self, extraction: Extraction, attached_trace: bool) -> None:
-        self.extraction = extraction
-        self.attached_trace = attached_trace
+_scopes = ScopeStore()
 
 
 def celery_instrumentor_active() -> bool:
@@ -63,55 +45,36 @@ def celery_instrumentor_active() -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=16)
-def _guard_only(carrier: Carrier) -> Carrier:
-    """A Carrier that restores nothing; its extraction only snapshots and undoes."""
-    return carrier.replace(carry_queuevars=False, carry_structlog=False, carry_trace=False)
-
-
+@never_raises("Celery task_prerun")
 def on_task_prerun(task: Any = None, **_: Any) -> None:
     """``task_prerun`` receiver: restore the context carried by the task's message.
 
     An eager run without a carrier already runs in the caller's context: it
     restores nothing, but what the body binds is still undone, so the caller's
-    context is exactly intact afterwards. Never raises: a carrier that cannot
-    be used leaves the task running without it.
+    context is exactly intact afterwards. A carrier that cannot be used (or a
+    strict Carrier's error, logged) leaves the task running without it.
     """
     if task is None:
         return
-    try:
-        installation = installation_for(task.app)
-        if installation is None:
-            return
-        request = task.request
-        raw = read_carrier(request)
-        carrier = installation.carrier
-        if raw is None and request.is_eager:
-            # Already in the caller's context: restore nothing, but undo what the body binds.
-            carrier = _guard_only(carrier)
+    installation = installation_for(task.app)
+    if installation is None:
+        return
+    request = task.request
+    raw = read_carrier(request)
+    if raw is None and request.is_eager:
+        scope = guard_scope()
+    else:
         policy: TraceRestore = "never" if celery_instrumentor_active() else "if_no_active_span"
-        extraction = carrier.extract(raw, restore_trace=policy)
-        otel_before = otel_context.get_current()
-        extraction.__enter__()
-        attached = otel_context.get_current() is not otel_before
-        setattr(request, REQUEST_ATTRIBUTE, Restored(extraction, attached))
-    except Exception:  # strict mode, or a broken request: the task runs anyway
-        logger.exception("ctxcarry: could not restore the context of Celery task %r", task)
+        scope = installation.carrier.extract(raw, restore_trace=policy)
+    scope.enter()
+    _scopes.put(request, scope)
 
 
+@never_raises("Celery task_postrun")
 def on_task_postrun(task: Any = None, **_: Any) -> None:
     """``task_postrun`` receiver: undo what prerun restored, exactly."""
     if task is None:
         return
-    try:
-        request = task.request
-        restored = vars(request).pop(REQUEST_ATTRIBUTE, None)
-        if not isinstance(restored, Restored):
-            return
-        otel_now = otel_context.get_current()
-        restored.extraction.__exit__(None, None, None)
-        if not restored.attached_trace and otel_context.get_current() is not otel_now:
-            # The OTel context is not ours: leave it where other receivers put it.
-            otel_context.attach(otel_now)
-    except Exception:
-        logger.exception("ctxcarry: could not undo the context of Celery task %r", task)
+    scope = _scopes.pop(task.request)
+    if scope is not None:
+        scope.exit()

@@ -1,44 +1,23 @@
-"""Which :class:`~ctxcarry.Carrier` the task processor adapter uses.
+"""The task processor adapter's one installation in this process.
 
-``install(carrier=...)`` sets it; until then (and after ``uninstall()``) the
-adapter follows :func:`ctxcarry.get_default_carrier` at every enqueue and run,
-so ``set_default_carrier`` keeps working for users who never pass one.
+``install(carrier=...)`` configures it; until a Carrier is given (and after
+``uninstall()``) the adapter follows :func:`ctxcarry.get_default_carrier` at
+every enqueue and run, so ``set_default_carrier`` keeps working for users who
+never pass one. Hooks read :data:`installation` at call time.
 """
 
 from __future__ import annotations
 
-from ctxcarry import Carrier, get_default_carrier
+from ctxcarry.kit import Installation
 
-__all__ = ["current_carrier", "set_carrier", "without_trace"]
+__all__ = ["installation", "reset"]
 
-_carrier: Carrier | None = None
-
-
-def current_carrier() -> Carrier:
-    """The Carrier chosen at install, or the default Carrier."""
-    return _carrier if _carrier is not None else get_default_carrier()
+#: The installation every hook uses (replaced by :func:`reset`).
+installation = Installation()
 
 
-def set_carrier(carrier: Carrier | None) -> None:
-    """Use ``carrier`` from now on; ``None`` follows the default Carrier again."""
-    global _carrier
-    if carrier is not None and not isinstance(carrier, Carrier):
-        raise TypeError("install(carrier=...) needs a ctxcarry.Carrier")
-    _carrier = carrier
-
-
-_without_trace: tuple[Carrier | None, Carrier | None] = (None, None)
-
-
-def without_trace(carrier: Carrier) -> Carrier:
-    """``carrier`` minus the trace fields (remembered: enqueue asks on every task).
-
-    Used when flagsmith-common already wrote the W3C fields into
-    ``trace_context``: they stay exactly as upstream wrote them.
-    """
-    global _without_trace
-    source, derived = _without_trace
-    if source is not carrier or derived is None:
-        derived = carrier.replace(carry_trace=False)
-        _without_trace = (carrier, derived)
-    return derived
+def reset() -> None:
+    """Forget the chosen Carrier (``uninstall``)."""
+    global installation
+    installation.active = False
+    installation = Installation()

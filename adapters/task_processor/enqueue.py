@@ -13,26 +13,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import current_carrier, without_trace
+from ctxcarry.kit import never_raises
+
+from . import config
 
 __all__ = ["stamp_new_task"]
 
 
+@never_raises("task processor Task pre_save")
 def stamp_new_task(sender: object, instance: Any, raw: bool = False, **_: object) -> None:
     """``pre_save`` receiver for ``Task``: add the current context to ``trace_context``.
 
     Leaves ``trace_context`` as it is (``None`` included) when nothing is bound.
-    Never raises for what is bound: values that are not JSON are converted or
-    dropped by the core's ``inject`` (a strict Carrier raises, by design).
+    Never raises: what cannot travel is converted or dropped by the core's
+    ``inject``, and a strict Carrier's error is logged (the task is saved
+    without a carrier).
     """
     if raw or not instance._state.adding:
         return
     existing = instance.trace_context
-    carrier = current_carrier()
+    installation = config.installation
     if not existing:
-        stamped = carrier.inject({})
+        stamped = installation.carrier.inject({})
         if stamped:
             instance.trace_context = stamped
     elif isinstance(existing, dict):
         # Upstream already propagated the trace: add ours, keep its fields as written.
-        instance.trace_context = without_trace(carrier).inject(dict(existing))
+        instance.trace_context = installation.carrier_without_trace.inject(dict(existing))

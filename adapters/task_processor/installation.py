@@ -14,7 +14,7 @@ from typing import Any
 
 from ctxcarry import Carrier, ContextThread, ContextThreadPoolExecutor
 
-from .config import set_carrier
+from . import config
 from .enqueue import stamp_new_task
 from .run import run_delay_in_copy, wrap_run_task, wrap_task_run
 
@@ -43,8 +43,10 @@ def _patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
 def install(carrier: Carrier | None = None) -> None:
     """Hook ctxcarry into flagsmith-common's task processor (idempotent, thread-safe).
 
-    ``carrier`` is used for every enqueue and run; ``None`` keeps the one given
-    to an earlier ``install()`` or follows :func:`ctxcarry.get_default_carrier`.
+    ``carrier`` is used for every enqueue and run. Without one the adapter
+    follows :func:`ctxcarry.get_default_carrier` (read at each use); installing
+    again with a Carrier replaces it, without one (as ``AppConfig.ready``
+    does) changes nothing; :func:`uninstall` forgets it.
     Needs Django's app registry (call it from ``AppConfig.ready`` or later);
     listing ``"ctxcarry.adapters.task_processor"`` in ``INSTALLED_APPS`` does it.
     """
@@ -52,8 +54,7 @@ def install(carrier: Carrier | None = None) -> None:
     from task_processor import decorators, models, processor
 
     with _lock:
-        if carrier is not None:
-            set_carrier(carrier)
+        config.installation.configure(carrier)
         if _applied:
             return
         _patch(processor, "_run_task", wrap_run_task)
@@ -74,7 +75,7 @@ def uninstall() -> None:
         while _applied:
             patch = _applied.pop()
             setattr(patch.owner, patch.name, patch.original)
-        set_carrier(None)
+        config.reset()
 
 
 def is_installed() -> bool:

@@ -23,9 +23,10 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ctxcarry import CarrierError, QueueContext
+from ctxcarry import CarrierError
+from ctxcarry.kit import checked_trace_headers, trace_fields
 
-from .config import current_carrier
+from . import config
 
 __all__ = ["run_delay_in_copy", "wrap_run_task", "wrap_task_run"]
 
@@ -42,47 +43,61 @@ def wrap_run_task(original: Callable[..., R]) -> Callable[..., R]:
 
     @functools.wraps(original)
     def run_task_in_its_context(task: Any, *args: Any, **kwargs: Any) -> R:
-        carrier = current_carrier()
-        raw = getattr(task, "trace_context", None)
-        extraction = carrier.extract(raw, restore_trace="never")
+        scope = config.installation.carrier.extract(
+            getattr(task, "trace_context", None), restore_trace="never"
+        )
         try:
-            carried = extraction.__enter__()
+            scope.enter()
         except CarrierError:
             # Strict Carrier: run without it; the task's own run() raises, so the
-            # task fails visibly instead of staying locked.
-            return original(task, *args, **kwargs)
+            # task fails visibly (and is recorded) instead of staying locked.
+            return _run_with_safe_trace_fields(original, task, args, kwargs)
         token = _restored_task.set(task)
         try:
-            if carried.dropped and carrier.carry_trace:
-                return _run_with_checked_trace_fields(original, task, carried, args, kwargs)
-            return original(task, *args, **kwargs)
+            return _run_with_safe_trace_fields(original, task, args, kwargs)
         finally:
             _restored_task.reset(token)
-            extraction.__exit__(None, None, None)
+            scope.exit()
 
     return run_task_in_its_context
 
 
-def _run_with_checked_trace_fields(
-    original: Callable[..., R],
-    task: Any,
-    carried: QueueContext,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+def _run_with_safe_trace_fields(
+    original: Callable[..., R], task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> R:
-    """Let upstream read only the trace fields the core accepted, for this run.
+    """Let upstream read only trace fields that cannot make OpenTelemetry raise.
 
-    Upstream hands ``trace_context`` to ``propagate.extract``, which raises on
-    a malformed field (a number for ``traceparent``): the task would stay
-    locked and never run. The row in the database is not changed (the
-    processor writes back other columns only).
+    Upstream hands ``trace_context`` to ``propagate.extract`` before its own
+    ``try``: a malformed row (a list, a number for ``traceparent``) would raise
+    there, no TaskRun would be recorded and the row would stay locked. Whatever
+    the Carrier's settings, upstream sees the row with only the fields the
+    core's checks accept, for this run; the row in the database is unchanged
+    (the processor writes back other columns only).
     """
-    raw = task.trace_context
-    task.trace_context = dict(carried.trace_headers) or None
+    raw = getattr(task, "trace_context", None)
+    safe = _safe_for_upstream(raw)
+    if safe is raw:
+        return original(task, *args, **kwargs)
+    task.trace_context = safe
     try:
         return original(task, *args, **kwargs)
     finally:
         task.trace_context = raw
+
+
+def _safe_for_upstream(raw: object) -> object:
+    """``raw`` itself when its trace fields are all safe, else a cleaned copy."""
+    if raw is None:
+        return None
+    checked = checked_trace_headers(raw)
+    if not isinstance(raw, dict):
+        return checked or None
+    fields = trace_fields()
+    if all(raw[field] is checked.get(field) for field in fields if field in raw):
+        return raw
+    cleaned = {key: value for key, value in raw.items() if key not in fields}
+    cleaned.update(checked)
+    return cleaned
 
 
 def wrap_task_run(original: Callable[[Any], R]) -> Callable[[Any], R]:
@@ -92,7 +107,7 @@ def wrap_task_run(original: Callable[[Any], R]) -> Callable[[Any], R]:
     def run_in_task_context(self: Any) -> R:
         if _restored_task.get() is self:
             return original(self)  # the runner already restored this very row
-        with current_carrier().extract(
+        with config.installation.carrier.extract(
             getattr(self, "trace_context", None), restore_trace="if_no_active_span"
         ):
             return original(self)

@@ -18,7 +18,7 @@ from opentelemetry.instrumentation.celery import CeleryInstrumentor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ctxcarry import Carrier
-from ctxcarry.adapters.celery import HEADER, installation
+from ctxcarry.adapters.celery import HEADER, install, uninstall
 from tests.celery.apps import tenant
 from tests.celery.conftest import RESULT_TIMEOUT, SubprocessWorker
 
@@ -33,17 +33,21 @@ def _our_prerun_position() -> tuple[int, int]:
     return ours, theirs
 
 
+def _reinstall(app: Celery) -> None:
+    """Install again, so that our receivers connect after any connected now."""
+    uninstall(app)  # the last installed app: the receivers are disconnected
+    install(app)
+
+
 @pytest.fixture(params=["instrumentor_first", "ctxcarry_first"])
 def instrumented(request: pytest.FixtureRequest, celery_app: Celery) -> Iterator[str]:
     """The instrumentor active in this process, connected before or after ctxcarry."""
     instrumentor = CeleryInstrumentor()
     if request.param == "instrumentor_first":
         instrumentor.instrument()
-        installation._disconnect_receivers()
-        installation._connect_receivers()
+        _reinstall(celery_app)
     else:
-        installation._disconnect_receivers()
-        installation._connect_receivers()
+        _reinstall(celery_app)
         instrumentor.instrument()
     ours, theirs = _our_prerun_position()
     assert (ours > theirs) == (request.param == "instrumentor_first")

@@ -15,6 +15,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from task_processor.models import Task, TaskResult
 
+from ctxcarry import Carrier
+from ctxcarry.adapters.task_processor import install, uninstall
 from tests.task_processor.conftest import JSONLines
 from tests.task_processor.task_functions import (
     delay_onward,
@@ -211,3 +213,37 @@ def test_a_malformed_trace_context_never_stops_the_task(run_tasks: RunTasksFixtu
     assert run.result == TaskResult.SUCCESS.value
     assert recorder.wait("k")["k"].log == {}
     assert Task.objects.get(pk=task.pk).trace_context == junk
+
+
+JUNK_TRACE_CONTEXTS = [[1, 2], "junk", 7, {"traceparent": 42}, {"baggage": 5}]
+
+
+@pytest.mark.parametrize("junk", JUNK_TRACE_CONTEXTS, ids=repr)
+@pytest.mark.parametrize(
+    "carrier",
+    [Carrier(carry_trace=False), Carrier(strict=True), Carrier()],
+    ids=["carry_trace=False", "strict", "default"],
+)
+def test_a_junk_row_is_run_and_recorded_whatever_the_carrier(
+    run_tasks: RunTasksFixture, carrier: Carrier, junk: object
+) -> None:
+    """Upstream hands trace_context to propagate.extract before its own try block.
+
+    Whatever the Carrier's settings, the row must be run (or fail visibly) and
+    released: never left locked with no TaskRun.
+    """
+    install(carrier=carrier)
+    try:
+        task = record_context.delay(args=("k",))
+        assert task is not None
+        Task.objects.filter(pk=task.pk).update(trace_context=junk)
+
+        runs = run_tasks()
+
+        assert len(runs) == 1, "no TaskRun recorded: the row stayed locked"
+        stored = Task.objects.get(pk=task.pk)
+        assert not stored.is_locked
+        assert stored.trace_context == junk, "the row itself is never rewritten"
+    finally:
+        uninstall()
+        install()
