@@ -2,7 +2,7 @@
 
 ``ContextMiddleware`` is a pure ASGI middleware (never ``BaseHTTPMiddleware``,
 which runs the app in a child task whose bindings never come back). For each
-``http`` and ``websocket`` scope it opens a :class:`ctxcarry.request_scope.RequestScope`
+``http`` and ``websocket`` scope it opens a :class:`ctxcarry.kit.RequestScope`
 around the whole downstream call, so sync endpoints (threadpool copies),
 streaming bodies and BackgroundTasks all run with the request's bindings, and
 everything is restored exactly when the call returns. ``lifespan`` and other
@@ -17,14 +17,15 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ctxcarry.request_id import choose_request_id, new_request_id
-from ctxcarry.request_scope import (
+from ctxcarry.kit import (
     RequestBindings,
     RequestScope,
     call_bind_hook,
+    choose_request_id,
+    new_request_id,
     report_hook_failure,
+    trace_fields,
 )
-from ctxcarry.trace import trace_fields
 
 __all__ = ["BindHook", "ContextMiddleware"]
 

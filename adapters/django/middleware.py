@@ -1,7 +1,7 @@
 """Django middlewares: one request scope per request, identity bound after authentication.
 
 ``ContextMiddleware`` (put it first, or right after OTel's middleware) opens a
-:class:`ctxcarry.request_scope.RequestScope` in *one* frame around
+:class:`ctxcarry.kit.RequestScope` in *one* frame around
 ``get_response`` -- never split across ``process_request``/``process_response``,
 whose tokens fail under ASGI -- so the same code restores the context on WSGI
 and ASGI, for sync and async views. Streaming bodies, which Django iterates
@@ -28,14 +28,15 @@ from asgiref.sync import (
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponseBase
 
-from ctxcarry.request_id import choose_request_id, new_request_id
-from ctxcarry.request_scope import (
+from ctxcarry.kit import (
     RequestScope,
     bind_request_values,
     call_bind_hook,
+    choose_request_id,
+    new_request_id,
     report_hook_failure,
+    trace_fields,
 )
-from ctxcarry.trace import trace_fields
 
 from .conf import Hook, load_settings, meta_key
 from .streaming import aiterate_in_context, iterate_in_context

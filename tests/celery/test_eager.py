@@ -106,6 +106,11 @@ def test_an_unrelated_queuevar_set_by_the_caller_is_visible_in_eager_tasks(
     eager_app: Celery,
 ) -> None:
     region = QueueVar("celery_tests.eager_region", default="none")
+
+    @eager_app.task(name="ctx.read_region", shared=False)
+    def read_region() -> str:
+        return region.get()
+
     with region("eu"):
-        eager_app.tasks["ctx.report"].delay().get()
+        assert read_region.delay().get() == "eu"
         assert region.get() == "eu"
