@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog.contextvars
 
-__all__ = ["PREFIX", "UNBOUND", "is_log_var", "key_of", "var_for"]
+__all__ = ["LOCAL_KEYS", "PREFIX", "UNBOUND", "is_log_var", "key_of", "var_for"]
 
 #: The name prefix of every structlog ContextVar (structlog's own constant).
 PREFIX: str = structlog.contextvars.STRUCTLOG_KEY_PREFIX
@@ -22,6 +22,11 @@ _PREFIX_LEN = len(PREFIX)
 
 #: What an unbound structlog ContextVar holds.
 UNBOUND: Any = Ellipsis
+
+#: Keys bound for the running task's own identity (adapters bind them through
+#: ``ctxcarry.kit.bind_task_identity``): inject never carries them, so a task's
+#: id never becomes its children's.
+LOCAL_KEYS = frozenset(("task_id", "task_name", "parent_task_id"))
 
 #: structlog's ContextVar per key name. Bounded by what callers admit: extract
 #: only asks for admitted names (see ``names``), the request scope for valid ones.

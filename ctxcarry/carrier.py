@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import propagate
 
+from ._logvars import LOCAL_KEYS
 from .budget import ENTRY_OVERHEAD, ENVELOPE_OVERHEAD, LOG_OVERHEAD, Entry, fit, upper_bound
 from .jsonvalue import (
     NotJSON,
@@ -497,7 +498,9 @@ def _classify(cvar: contextvars.ContextVar[Any]) -> str | None:
     key: str | None = None
     if name.startswith(_STRUCTLOG_PREFIX):
         key = name[_STRUCTLOG_PREFIX_LEN:]
-        if not is_valid_key(key):
+        if key in LOCAL_KEYS:
+            key = None  # the running task's own identity: never carried onward
+        elif not is_valid_key(key):
             key = ""
     if len(_log_key_by_var) < _LOG_KEY_CACHE_LIMIT:
         _log_key_by_var[cvar] = key

@@ -37,6 +37,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from . import _logvars
 from ._scope import Scope
 from .carrier import Carrier, get_default_carrier
 from .problems import logger
@@ -52,11 +53,16 @@ from .restore import Extraction
 from .trace import check_trace_value, trace_fields
 
 __all__ = [
+    "PARENT_TASK_ID_KEY",
+    "TASK_IDENTITY_KEYS",
+    "TASK_ID_KEY",
+    "TASK_NAME_KEY",
     "Installation",
     "RequestBindings",
     "RequestScope",
     "ScopeStore",
     "bind_request_values",
+    "bind_task_identity",
     "call_bind_hook",
     "checked_trace_headers",
     "choose_request_id",
@@ -69,6 +75,13 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The structlog keys a queue adapter binds for the task's own identity.
+TASK_ID_KEY = "task_id"
+TASK_NAME_KEY = "task_name"
+PARENT_TASK_ID_KEY = "parent_task_id"
+TASK_IDENTITY_KEYS = (TASK_ID_KEY, TASK_NAME_KEY, PARENT_TASK_ID_KEY)
+assert frozenset(TASK_IDENTITY_KEYS) == _logvars.LOCAL_KEYS
 
 
 class Installation:
@@ -182,6 +195,23 @@ def never_raises(what: str) -> Callable[[F], F]:
         return guarded  # type: ignore[return-value]
 
     return decorate
+
+
+def bind_task_identity(
+    *, task_id: object, task_name: object, parent_task_id: object = None
+) -> None:
+    """Bind the running task's id, name and parent id as structlog keys.
+
+    Call it inside the task's open scope (after ``enter()``): the scope's exit
+    undoes it, so the identity lasts exactly the task. ``None`` values are not
+    bound; others are bound as ``str``. These keys are never carried onward:
+    a task's own id must not become its children's id (see
+    :data:`TASK_IDENTITY_KEYS`).
+    """
+    values = {TASK_ID_KEY: task_id, TASK_NAME_KEY: task_name, PARENT_TASK_ID_KEY: parent_task_id}
+    for key, value in values.items():
+        if value is not None:
+            _logvars.var_for(key).set(str(value))
 
 
 @contextmanager
