@@ -92,20 +92,26 @@ class Installation:
     as given (see :meth:`configure`).
     """
 
-    __slots__ = ("__weakref__", "_carrier", "active")
+    __slots__ = ("__weakref__", "_carrier", "active", "task_identity")
 
-    def __init__(self, carrier: Carrier | None = None) -> None:
+    def __init__(self, carrier: Carrier | None = None, *, task_identity: bool = True) -> None:
         self._carrier: Carrier | None = None
+        #: Bind each task's id, name and parent id for its duration (see
+        #: :func:`bind_task_identity`); an adapter's ``install`` can turn it off.
+        self.task_identity = task_identity
         self.configure(carrier)
         #: False once uninstalled (a hook someone else kept then does nothing).
         self.active = True
 
-    def configure(self, carrier: Carrier | None) -> None:
+    def configure(self, carrier: Carrier | None, *, task_identity: bool | None = None) -> None:
         """Use ``carrier`` from now on; ``None`` keeps the Carrier chosen so far.
 
         So a plain ``install()`` run later (as an ``AppConfig.ready`` does)
         never undoes a Carrier the user chose; ``uninstall`` forgets it.
+        ``task_identity`` likewise changes the setting only when given.
         """
+        if task_identity is not None:
+            self.task_identity = task_identity
         if carrier is None:
             return
         if not isinstance(carrier, Carrier):

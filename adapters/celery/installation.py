@@ -29,20 +29,24 @@ def is_installed(app: Celery) -> bool:
     return installation_for(app) is not None
 
 
-def install(app: Celery, carrier: Carrier | None = None) -> None:
+def install(
+    app: Celery, carrier: Carrier | None = None, *, task_identity: bool | None = None
+) -> None:
     """Carry context with every task of ``app``. Idempotent.
 
     ``carrier`` configures what travels and the limits. Without one the app
     follows the default Carrier (``ctxcarry.get_default_carrier()``, read at
     each use). Installing again with a Carrier replaces it; without one
-    changes nothing; :func:`uninstall` forgets it.
+    changes nothing; :func:`uninstall` forgets it. ``task_identity`` (on by
+    default) binds each task's ``task_id``, ``task_name`` and
+    ``parent_task_id`` for its duration; they are never carried onward.
     """
     with _lock:
         installation = installations.get(app)
         if installation is not None:
-            installation.configure(carrier)
+            installation.configure(carrier, task_identity=task_identity)
             return
-        installation = Installation(carrier)
+        installation = Installation(carrier, task_identity=task_identity is not False)
         installations[app] = installation
         mark_publisher(app, installation)
         signals.before_task_publish.connect(on_before_task_publish, weak=False, dispatch_uid=_UID)

@@ -23,7 +23,7 @@ import sys
 from typing import Any
 
 from ctxcarry import TraceRestore
-from ctxcarry.kit import ScopeStore, guard_scope, never_raises
+from ctxcarry.kit import ScopeStore, bind_task_identity, guard_scope, never_raises
 
 from .registry import installation_for
 from .wire import read_carrier
@@ -52,7 +52,9 @@ def on_task_prerun(task: Any = None, **_: Any) -> None:
     An eager run without a carrier already runs in the caller's context: it
     restores nothing, but what the body binds is still undone, so the caller's
     context is exactly intact afterwards. A carrier that cannot be used (or a
-    strict Carrier's error, logged) leaves the task running without it.
+    strict Carrier's error, logged) leaves the task running without it. The
+    task's id, name and parent id are bound for its duration (unless
+    installed with ``task_identity=False``).
     """
     if task is None:
         return
@@ -68,6 +70,10 @@ def on_task_prerun(task: Any = None, **_: Any) -> None:
         scope = installation.carrier.extract(raw, restore_trace=policy)
     scope.enter()
     _scopes.put(request, scope)
+    if installation.task_identity:
+        bind_task_identity(
+            task_id=request.id, task_name=task.name, parent_task_id=request.parent_id
+        )
 
 
 @never_raises("Celery task_postrun")

@@ -40,21 +40,25 @@ def _patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
     _applied.append(_Patch(owner, name, original))
 
 
-def install(carrier: Carrier | None = None) -> None:
+def install(carrier: Carrier | None = None, *, task_identity: bool | None = None) -> None:
     """Hook ctxcarry into flagsmith-common's task processor (idempotent, thread-safe).
 
     ``carrier`` is used for every enqueue and run. Without one the adapter
     follows :func:`ctxcarry.get_default_carrier` (read at each use); installing
     again with a Carrier replaces it, without one (as ``AppConfig.ready``
-    does) changes nothing; :func:`uninstall` forgets it.
+    does) changes nothing; :func:`uninstall` forgets it. ``task_identity`` (on
+    by default) binds each task's ``task_id`` (its uuid) and ``task_name`` (its
+    identifier) for the run; they are never carried onward.
     Needs Django's app registry (call it from ``AppConfig.ready`` or later);
     listing ``"ctxcarry.adapters.task_processor"`` in ``INSTALLED_APPS`` does it.
     """
+    # Imported here, not at module level: Django models exist only once the app
+    # registry is ready, and importing this package must not need it.
     from django.db.models.signals import pre_save
     from task_processor import decorators, models, processor
 
     with _lock:
-        config.installation.configure(carrier)
+        config.installation.configure(carrier, task_identity=task_identity)
         if _applied:
             return
         _patch(processor, "_run_task", wrap_run_task)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ctxcarry import CarrierError
-from ctxcarry.kit import checked_trace_headers, trace_fields
+from ctxcarry.kit import bind_task_identity, checked_trace_headers, trace_fields
 
 from . import config
 
@@ -52,6 +52,11 @@ def wrap_run_task(original: Callable[..., R]) -> Callable[..., R]:
             # Strict Carrier: run without it; the task's own run() raises, so the
             # task fails visibly (and is recorded) instead of staying locked.
             return _run_with_safe_trace_fields(original, task, args, kwargs)
+        if config.installation.task_identity:
+            bind_task_identity(
+                task_id=getattr(task, "uuid", None),
+                task_name=getattr(task, "task_identifier", None),
+            )
         token = _restored_task.set(task)
         try:
             return _run_with_safe_trace_fields(original, task, args, kwargs)

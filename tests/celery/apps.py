@@ -18,6 +18,7 @@ from opentelemetry import trace
 
 from ctxcarry import QueueVar, priority
 from ctxcarry.adapters.celery import install
+from ctxcarry.kit import TASK_IDENTITY_KEYS
 
 tenant: QueueVar[str | None] = QueueVar("celery_tests.tenant", default=None)
 request_id: QueueVar[str | None] = QueueVar("celery_tests.request_id", default=None)
@@ -34,11 +35,13 @@ def seen(task: Task | None = None) -> dict[str, Any]:
     span = trace.get_current_span()
     context = span.get_span_context()
     parent = getattr(span, "parent", None)
+    log = structlog.contextvars.get_contextvars()
     report: dict[str, Any] = {
         "tenant": tenant.get(),
         "request_id": request_id.get(),
         "priority_var": priority.get(),
-        "log": dict(structlog.contextvars.get_contextvars()),
+        "log": {k: v for k, v in log.items() if k not in TASK_IDENTITY_KEYS},
+        "identity": {k: v for k, v in log.items() if k in TASK_IDENTITY_KEYS},
         "trace_id": f"{context.trace_id:032x}" if context.is_valid else None,
         "span_id": f"{context.span_id:016x}" if context.is_valid else None,
         "span_name": getattr(span, "name", None),

@@ -86,3 +86,17 @@ def test_beat_publishes_the_context_of_the_beat_process(worker_app: Celery) -> N
     report = worker_app.AsyncResult(result.id).get(timeout=RESULT_TIMEOUT)
     assert report["tenant"] == "scheduled"
     assert report["log"] == {"service": "beat"}
+
+
+def test_each_task_logs_its_own_identity_and_its_parent(
+    worker_app: Celery, web_context: str
+) -> None:
+    parent = worker_app.tasks["ctx.enqueue_child"].delay()
+    outcome = parent.get(timeout=RESULT_TIMEOUT)
+    child = worker_app.AsyncResult(outcome["child_id"]).get(timeout=RESULT_TIMEOUT)
+    assert outcome["parent"]["identity"] == {"task_id": parent.id, "task_name": "ctx.enqueue_child"}
+    assert child["identity"] == {
+        "task_id": outcome["child_id"],  # its own id: the parent's was never carried onward
+        "task_name": "ctx.report",
+        "parent_task_id": parent.id,
+    }

@@ -17,6 +17,7 @@ from opentelemetry import trace
 from task_processor.decorators import register_recurring_task, register_task_handler
 
 from ctxcarry import QueueVar
+from ctxcarry.kit import TASK_IDENTITY_KEYS
 
 #: A QueueVar set by enqueuers; every task records the value it sees.
 tenant: QueueVar[str | None] = QueueVar("tp_tenant", default=None)
@@ -30,6 +31,7 @@ class Seen:
 
     log: dict[str, Any]
     tenant: str | None
+    identity: dict[str, Any]
     trace_id: int
     span_id: int
     inner_span_id: int
@@ -46,9 +48,11 @@ class Recorder:
     def record(self, key: str, inner_span_id: int = 0) -> None:
         """Store what the calling code sees now under ``key``."""
         span = trace.get_current_span().get_span_context()
+        log = structlog.contextvars.get_contextvars()
         seen = Seen(
-            log=structlog.contextvars.get_contextvars(),
+            log={k: v for k, v in log.items() if k not in TASK_IDENTITY_KEYS},
             tenant=tenant.get(),
+            identity={k: v for k, v in log.items() if k in TASK_IDENTITY_KEYS},
             trace_id=span.trace_id,
             span_id=span.span_id,
             inner_span_id=inner_span_id,

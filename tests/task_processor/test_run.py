@@ -247,3 +247,21 @@ def test_a_junk_row_is_run_and_recorded_whatever_the_carrier(
     finally:
         uninstall()
         install()
+
+
+def test_the_function_logs_its_task_identity_unless_turned_off(run_tasks: RunTasksFixture) -> None:
+    task = record_context.delay(args=("k",))
+    assert task is not None
+    run_tasks()
+    assert recorder.wait("k")["k"].identity == {
+        "task_id": str(task.uuid),
+        "task_name": task.task_identifier,
+    }
+    recorder.clear()
+    install(task_identity=False)
+    try:
+        record_context.delay(args=("off",))
+        run_tasks()
+        assert recorder.wait("off")["off"].identity == {}
+    finally:
+        install(task_identity=True)
