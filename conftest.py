@@ -10,8 +10,8 @@ Isolation, so that a document cannot affect another document or a test:
 * each document runs in its own, initially empty :class:`contextvars.Context`
   (what one block binds is still visible to the next block of the same page,
   as a reader expects, and nowhere else);
-* the structlog configuration and ctxcarry's default Carrier are put back after
-  each document.
+* the structlog configuration, ctxcarry's default Carrier and the root logger's
+  handlers and level are put back after each document.
 
 QueueVar names are global to the process and a name can be registered only
 once, so every document must use names of its own (e.g. prefixed with the
@@ -21,6 +21,7 @@ page: ``QueueVar("gs_tenant", ...)`` in getting-started.md).
 from __future__ import annotations
 
 import contextvars
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,13 +59,20 @@ class IsolatedPythonCodeBlockParser(PythonCodeBlockParser):
 
 def _setup(namespace: dict[str, Any]) -> None:
     namespace[_CONTEXT] = contextvars.Context()
-    namespace[_SAVED] = (structlog.get_config(), ctxcarry.get_default_carrier())
+    root = logging.getLogger()
+    namespace[_SAVED] = (
+        structlog.get_config(),
+        ctxcarry.get_default_carrier(),
+        (root.handlers[:], root.level),
+    )
 
 
 def _teardown(namespace: dict[str, Any]) -> None:
-    structlog_config, carrier = namespace[_SAVED]
+    structlog_config, carrier, (handlers, level) = namespace[_SAVED]
     structlog.configure(**structlog_config)
     ctxcarry.set_default_carrier(carrier)
+    root = logging.getLogger()
+    root.handlers[:], root.level = handlers, level
 
 
 def pytest_configure(config: pytest.Config) -> None:

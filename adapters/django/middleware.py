@@ -27,6 +27,7 @@ from asgiref.sync import (
 )
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.log import log_response
 
 from ctxcarry.kit import (
     RequestScope,
@@ -86,7 +87,7 @@ class ContextMiddleware:
             if self._bind is not None:
                 request_scope.bind(_call_hook_sync(self._bind, request))
             response = self.get_response(request)
-            return self._finish(response, request_scope)
+            return self._finish(request, response, request_scope)
         finally:
             request_scope.exit()
 
@@ -96,7 +97,7 @@ class ContextMiddleware:
             if self._bind is not None:
                 request_scope.bind(await _call_hook_async(self._bind, request, inline=True))
             response = await self.get_response(request)
-            return self._finish(response, request_scope)
+            return self._finish(request, response, request_scope)
         finally:
             request_scope.exit()
 
@@ -123,7 +124,11 @@ class ContextMiddleware:
                 headers[field] = value
         return headers or None
 
-    def _finish(self, response: HttpResponseBase, request_scope: RequestScope) -> HttpResponseBase:
+    def _finish(
+        self, request: HttpRequest, response: HttpResponseBase, request_scope: RequestScope
+    ) -> HttpResponseBase:
+        if response.status_code >= 400:
+            _log_response_in_scope(request, response)
         if self._response_header is not None:
             response[self._response_header] = request_scope.request_id
         if response.streaming and getattr(response, "file_to_stream", None) is None:
@@ -175,6 +180,22 @@ class ContextIdentityMiddleware:
                 "identity is not bound (put ContextMiddleware earlier in MIDDLEWARE)"
             )
         return False
+
+
+def _log_response_in_scope(request: HttpRequest, response: HttpResponseBase) -> None:
+    """Log Django's own "Not Found: /path" line now, inside the request's scope.
+
+    Django logs a 4xx/5xx response on ``django.request`` once the whole
+    middleware chain has returned, outside our scope, so the line would carry
+    none of the request's context. Logging it here, with Django's own
+    function and arguments, marks it logged: Django then skips it.
+    """
+    try:
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request
+        )
+    except Exception:  # a log line must never fail the request
+        logger.exception("ctxcarry: could not log the response inside the request scope")
 
 
 def _first_occurrence(value: object) -> str | None:

@@ -117,6 +117,7 @@ class SubprocessWorker:
         otel: bool,
         log_path: Path,
         backend_url: str | None = None,
+        json_logs: bool = False,
     ) -> None:
         self.queue = queue
         env = dict(os.environ)
@@ -126,6 +127,7 @@ class SubprocessWorker:
             CTXCARRY_CELERY_POOL=pool,
             CTXCARRY_CELERY_OTEL="1" if otel else "0",
             CTXCARRY_CELERY_BACKEND=backend_url or broker_url,
+            CTXCARRY_CELERY_JSON_LOGS="1" if json_logs else "0",
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
         )
         env.pop("CTXCARRY_STRICT", None)
@@ -201,7 +203,11 @@ def subprocess_worker(
     started: list[tuple[Celery, SubprocessWorker]] = []
 
     def start(
-        pool: str, concurrency: int = 1, otel: bool = False, broker_url: str | None = None
+        pool: str,
+        concurrency: int = 1,
+        otel: bool = False,
+        broker_url: str | None = None,
+        json_logs: bool = False,
     ) -> tuple[Celery, SubprocessWorker]:
         queue = unique_queue(f"{pool}-")
         broker = broker_url or celery_broker_url
@@ -215,6 +221,7 @@ def subprocess_worker(
             otel,
             tmp_path / f"{queue}.log",
             backend_url=celery_broker_url,
+            json_logs=json_logs,
         )
         started.append((app, worker))
         worker.wait_ready(app)

@@ -4,16 +4,20 @@ Configured by environment variables the test fixture sets:
 ``CTXCARRY_CELERY_BROKER``, ``CTXCARRY_CELERY_QUEUE``, ``CTXCARRY_CELERY_BACKEND``
 (when results go elsewhere than the broker) and, for the OpenTelemetry
 case, ``CTXCARRY_CELERY_OTEL=1`` (an SDK TracerProvider plus
-opentelemetry-instrumentation-celery, set up in each worker process).
+opentelemetry-instrumentation-celery, set up in each worker process), and
+``CTXCARRY_CELERY_JSON_LOGS=1`` for the JSON logging recipe of docs/logging.md.
 """
 
 from __future__ import annotations
 
+import logging.config
 import os
 from typing import Any
 
-from celery.signals import worker_process_init
+import structlog
+from celery.signals import setup_logging, worker_process_init
 
+from ctxcarry.logs import json_logging_config, structlog_processors
 from tests.celery.apps import build_app
 
 app = build_app(
@@ -39,3 +43,18 @@ if os.environ.get("CTXCARRY_CELERY_OTEL") == "1":
     worker_process_init.connect(_set_up_tracing, weak=False)
     if os.environ.get("CTXCARRY_CELERY_POOL", "prefork") != "prefork":
         _set_up_tracing()
+
+
+def _json_logs(**_: Any) -> None:
+    """The recipe of docs/logging.md: every line, Celery's own included, as JSON."""
+    logging.config.dictConfig(json_logging_config("INFO"))
+    structlog.configure(
+        processors=structlog_processors(),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+
+
+if os.environ.get("CTXCARRY_CELERY_JSON_LOGS") == "1":
+    setup_logging.connect(_json_logs, weak=False)
+    app.conf.worker_redirect_stdouts = False

@@ -12,14 +12,17 @@ import uvicorn
 
 
 @contextmanager
-def uvicorn_server(app: Any, before_serving: Callable[[], object] | None = None) -> Iterator[str]:
+def uvicorn_server(
+    app: Any, before_serving: Callable[[], object] | None = None, **options: Any
+) -> Iterator[str]:
     """Serve ``app`` with uvicorn (h11, asyncio) on a free port; yield its base URL.
 
-    ``before_serving`` runs first in the server thread (to bind something there).
+    ``before_serving`` runs first in the server thread (to bind something there);
+    ``options`` override the ``uvicorn.Config`` arguments.
     """
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False
-    )
+    settings: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "access_log": False}
+    settings.update(options)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, **settings)
     server = uvicorn.Server(config)
 
     def serve() -> None:
