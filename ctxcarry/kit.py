@@ -48,6 +48,7 @@ from .request_scope import (
     bind_request_values,
     call_bind_hook,
     report_hook_failure,
+    request_keys,
 )
 from .restore import Extraction
 from .trace import check_trace_value, trace_fields
@@ -71,6 +72,7 @@ __all__ = [
     "new_request_id",
     "replayed",
     "report_hook_failure",
+    "request_keys",
     "trace_fields",
 ]
 

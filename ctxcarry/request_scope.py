@@ -204,7 +204,10 @@ def bind_request_values(bindings: RequestBindings | object) -> None:
     ``str`` keys are bound as structlog keys (and become request keys);
     ``QueueVar`` keys set the var. A key name that is not a valid carrier key,
     or a value a QueueVar refuses, is skipped with one warning on the
-    ``ctxcarry`` logger naming the key (never the value). ``None`` binds nothing.
+    ``ctxcarry`` logger naming the key (never the value). ``None`` binds nothing,
+    and so does a structlog key whose value is ``None`` (an anonymous user's
+    missing tenant leaves the key out of every line instead of writing
+    ``null``); a QueueVar key set to ``None`` is set to ``None``.
     """
     if bindings is None:
         return
@@ -239,7 +242,7 @@ def _bind_one(key: object, value: object, problems: list[str]) -> None:
     _request_keys.add(cvar)
     if value is Ellipsis:
         problems.append(f"structlog key {safe_name(key)}: Ellipsis cannot be bound")
-    else:
+    elif value is not None:
         cvar.set(value)
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.core import checks
 
+from .checks import check_middleware_order, check_settings
+
 
 class CtxcarryDjangoConfig(AppConfig):  # type: ignore[misc]
     """Registers the middleware's app (label ``ctxcarry_django``, never ``django``).
 
-    Installing it is optional; it adds system checks of the ``MIDDLEWARE`` order.
+    Installing it is optional; it adds system checks of the ``CTXCARRY`` setting
+    and the ``MIDDLEWARE`` order to ``manage.py check``.
     """
 
     name = "ctxcarry.adapters.django"
@@ -17,6 +20,5 @@ class CtxcarryDjangoConfig(AppConfig):  # type: ignore[misc]
     verbose_name = "ctxcarry (Django)"
 
     def ready(self) -> None:
-        from .checks import check_middleware_order
-
+        checks.register(check_settings)
         checks.register(check_middleware_order)

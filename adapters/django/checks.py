@@ -1,7 +1,9 @@
-"""System checks: catch a ``MIDDLEWARE`` order that would silently lose or leak context.
+"""System checks: a ``CTXCARRY`` setting or ``MIDDLEWARE`` order that cannot work.
 
 Registered by the app config (``"ctxcarry.adapters.django"`` in ``INSTALLED_APPS``);
-they run with ``manage.py check`` and at server start.
+they run with ``manage.py check`` and at server start. Without the app, the
+middlewares run the same checks when Django loads them (at startup) and raise
+``ImproperlyConfigured`` for an error.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["check_middleware_order"]
+from .conf import SETTING_NAME, load_settings
+
+__all__ = ["check_middleware_order", "check_settings", "raise_for_errors"]
 
 CONTEXT = "ctxcarry.adapters.django.ContextMiddleware"
 IDENTITY = "ctxcarry.adapters.django.ContextIdentityMiddleware"
@@ -70,3 +75,25 @@ def check_middleware_order(app_configs: Any = None, **kwargs: Any) -> list[check
             )
         )
     return problems
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """An error for a ``CTXCARRY`` setting the middleware would refuse (typo, bad hook path)."""
+    try:
+        load_settings()
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(
+                str(exc),
+                hint=f"See docs/adapters/django.md for the {SETTING_NAME} keys.",
+                id="ctxcarry_django.E003",
+            )
+        ]
+    return []
+
+
+def raise_for_errors(messages: list[checks.CheckMessage]) -> None:
+    """Raise ``ImproperlyConfigured`` for the first error among ``messages``."""
+    for message in messages:
+        if message.is_serious():
+            raise ImproperlyConfigured(f"{message.msg} ({message.id}). {message.hint or ''}")

@@ -39,6 +39,7 @@ from ctxcarry.kit import (
     trace_fields,
 )
 
+from .checks import check_middleware_order, raise_for_errors
 from .conf import Hook, load_settings, meta_key
 from .streaming import aiterate_in_context, iterate_in_context
 
@@ -152,6 +153,7 @@ class ContextIdentityMiddleware:
         hook = load_settings().bind_identity
         if hook is None:
             raise MiddlewareNotUsed("CTXCARRY['BIND_IDENTITY'] is not set")
+        raise_for_errors(check_middleware_order())  # fail at startup, not on every request
         self.get_response = get_response
         self._hook: Hook = hook
         self._warned = False

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import connections
 from django.test import AsyncClient, Client
 from structlog.contextvars import get_contextvars
@@ -72,16 +73,36 @@ def test_identity_middleware_is_dropped_when_no_hook_is_set(settings: Any) -> No
     assert response.status_code == 200
 
 
-def test_identity_middleware_outside_the_scope_binds_nothing_and_warns(
-    settings: Any, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    "middleware",
+    [[IDENTITY, CONTEXT], [CONTEXT, SESSIONS, IDENTITY, AUTHENTICATION]],
+    ids=["before ContextMiddleware", "before AuthenticationMiddleware"],
+)
+def test_a_misplaced_identity_middleware_fails_at_startup_not_per_request(
+    settings: Any, middleware: list[str]
 ) -> None:
-    settings.MIDDLEWARE = [IDENTITY, CONTEXT]
+    """Without the optional app (no system checks), loading the middleware fails."""
+    settings.MIDDLEWARE = middleware
     settings.CTXCARRY = {"BIND_IDENTITY": lambda request: {"user_id": 1}}
-    with caplog.at_level(logging.WARNING, logger="ctxcarry"):
-        body = Client().get("/whoami").json()
-    assert "user_id" not in body["context"]
-    assert get_contextvars() == {}
-    assert "outside ContextMiddleware" in caplog.text
+    with pytest.raises(ImproperlyConfigured, match="must come after"):
+        WSGIHandler()  # what a server builds once, at startup
+
+
+@pytest.mark.parametrize(
+    ("setting", "fragment"),
+    [
+        ({"BIND_IDENTTY": "tests.web.django_views.bind_identity"}, "unknown key(s) BIND_IDENTTY"),
+        ({"BIND": "tests.web.no_such_module.hook"}, "CTXCARRY['BIND']"),
+        ({"TRUST_TRACE_CONTEXT": "yes"}, "must be True or False"),
+    ],
+)
+def test_manage_py_check_reports_a_bad_ctxcarry_setting(
+    settings: Any, setting: dict[str, object], fragment: str
+) -> None:
+    settings.CTXCARRY = setting
+    errors = [m for m in checks.run_checks() if m.id == "ctxcarry_django.E003"]
+    assert len(errors) == 1
+    assert fragment in errors[0].msg
 
 
 @pytest.mark.parametrize(

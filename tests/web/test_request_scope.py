@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 
 import pytest
@@ -143,3 +144,15 @@ def test_structlog_logger_sees_the_request_keys() -> None:
         structlog.configure(**previous)
     assert events[0]["request_id"] == "req-log"
     assert "request_id" not in events[1]
+
+
+def test_a_hook_value_of_none_leaves_the_key_out_of_every_line() -> None:
+    def scenario() -> dict[str, object]:
+        scope = RequestScope()
+        scope.enter("r-1")
+        scope.bind({"tenant": None, "user_id": 7})
+        seen = structlog.contextvars.get_contextvars()
+        scope.exit()
+        return seen
+
+    assert contextvars.Context().run(scenario) == {"request_id": "r-1", "user_id": 7}
