@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Callable, Hashable, Iterator, Mapping
+import importlib
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -68,6 +69,7 @@ __all__ = [
     "checked_trace_headers",
     "choose_request_id",
     "guard_scope",
+    "import_queuevar_modules",
     "never_raises",
     "new_request_id",
     "replayed",
@@ -137,6 +139,19 @@ class Installation:
 @functools.lru_cache(maxsize=16)
 def _without_trace(carrier: Carrier) -> Carrier:
     return carrier.replace(carry_trace=False)
+
+
+def import_queuevar_modules(modules: Iterable[str]) -> None:
+    """Import each module that defines QueueVars, so they exist in this process.
+
+    A worker finds a carried QueueVar by its name only if the module that
+    creates it was imported there; relying on import order (a view module
+    that happens to be imported by system checks) breaks with the first
+    ``--skip-checks``. Adapters call this from ``install(..., queuevars=[...])``;
+    a module that does not import raises here, at start-up.
+    """
+    for module in modules:
+        importlib.import_module(module)
 
 
 def guard_scope() -> Extraction:

@@ -8,11 +8,12 @@ each one first checks that the app concerned is installed (see ``registry``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 from celery import Celery, signals
 
 from ctxcarry import Carrier
-from ctxcarry.kit import Installation
+from ctxcarry.kit import Installation, import_queuevar_modules
 
 from .publish import on_before_task_publish
 from .registry import installation_for, installations, mark_publisher, unmark_publisher
@@ -30,17 +31,24 @@ def is_installed(app: Celery) -> bool:
 
 
 def install(
-    app: Celery, carrier: Carrier | None = None, *, task_identity: bool | None = None
+    app: Celery,
+    carrier: Carrier | None = None,
+    *,
+    queuevars: Iterable[str] = (),
+    task_identity: bool | None = None,
 ) -> None:
     """Carry context with every task of ``app``. Idempotent.
 
     ``carrier`` configures what travels and the limits. Without one the app
     follows the default Carrier (``ctxcarry.get_default_carrier()``, read at
     each use). Installing again with a Carrier replaces it; without one
-    changes nothing; :func:`uninstall` forgets it. ``task_identity`` (on by
-    default) binds each task's ``task_id``, ``task_name`` and
+    changes nothing; :func:`uninstall` forgets it. ``queuevars`` names the
+    modules that define your QueueVars: they are imported here, so every
+    process that installs the app (web, beat, worker) knows them. ``task_identity``
+    (on by default) binds each task's ``task_id``, ``task_name`` and
     ``parent_task_id`` for its duration; they are never carried onward.
     """
+    import_queuevar_modules(queuevars)
     with _lock:
         installation = installations.get(app)
         if installation is not None:

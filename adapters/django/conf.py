@@ -9,6 +9,7 @@
         "BIND": "myproject.logging.bind_request",  # hook(request) -> bindings, at entry
         "BIND_IDENTITY": "myproject.logging.bind_identity",  # hook, after authentication
         "GENERATE_REQUEST_ID": None,  # () -> str; default: 32 random hex digits
+        "QUEUEVARS": ["myproject.context"],  # modules defining QueueVars, imported at start
     }
 
 Unknown keys and values of the wrong type raise ``ImproperlyConfigured`` when
@@ -48,6 +49,7 @@ class ContextSettings:
     bind: Hook | None = None
     bind_identity: Hook | None = None
     generate_request_id: Callable[[], str] | None = None
+    queuevars: tuple[str, ...] = ()
 
     @property
     def request_id_meta_key(self) -> str | None:
@@ -110,6 +112,12 @@ def _callable(key: str, value: object) -> Any:
     return value
 
 
+def _modules(key: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be a list of module paths")
+
+
 _READERS: dict[str, tuple[str, Callable[[str, object], Any]]] = {
     "REQUEST_ID_HEADER": ("request_id_header", _header),
     "RESPONSE_HEADER": ("response_header", _header),
@@ -117,4 +125,5 @@ _READERS: dict[str, tuple[str, Callable[[str, object], Any]]] = {
     "BIND": ("bind", _callable),
     "BIND_IDENTITY": ("bind_identity", _callable),
     "GENERATE_REQUEST_ID": ("generate_request_id", _callable),
+    "QUEUEVARS": ("queuevars", _modules),
 }

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from django.apps import AppConfig, apps
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import autodiscover_modules
+
+from .installation import install
 
 
 class CtxcarryTaskProcessorConfig(AppConfig):  # type: ignore[misc]  # Django is untyped here
-    """Installs the task processor hooks when Django is ready."""
+    """Installs the task processor hooks when Django is ready.
+
+    Also imports every installed app's ``queuevars`` module, so the QueueVars
+    a task carries exist in the processor whatever else it imported.
+    """
 
     name = "ctxcarry.adapters.task_processor"
     label = "ctxcarry_task_processor"
@@ -18,6 +25,5 @@ class CtxcarryTaskProcessorConfig(AppConfig):  # type: ignore[misc]  # Django is
             raise ImproperlyConfigured(
                 '"ctxcarry.adapters.task_processor" needs "task_processor" in INSTALLED_APPS'
             )
-        from .installation import install
-
+        autodiscover_modules("queuevars")
         install()

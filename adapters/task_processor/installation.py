@@ -8,11 +8,12 @@ time (a module global or a class attribute), and remembers the original so
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ctxcarry import Carrier, ContextThread, ContextThreadPoolExecutor
+from ctxcarry.kit import import_queuevar_modules
 
 from . import config
 from .enqueue import stamp_new_task
@@ -40,7 +41,12 @@ def _patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
     _applied.append(_Patch(owner, name, original))
 
 
-def install(carrier: Carrier | None = None, *, task_identity: bool | None = None) -> None:
+def install(
+    carrier: Carrier | None = None,
+    *,
+    queuevars: Iterable[str] = (),
+    task_identity: bool | None = None,
+) -> None:
     """Hook ctxcarry into flagsmith-common's task processor (idempotent, thread-safe).
 
     ``carrier`` is used for every enqueue and run. Without one the adapter
@@ -48,7 +54,9 @@ def install(carrier: Carrier | None = None, *, task_identity: bool | None = None
     again with a Carrier replaces it, without one (as ``AppConfig.ready``
     does) changes nothing; :func:`uninstall` forgets it. ``task_identity`` (on
     by default) binds each task's ``task_id`` (its uuid) and ``task_name`` (its
-    identifier) for the run; they are never carried onward.
+    identifier) for the run; they are never carried onward. ``queuevars``
+    names modules defining QueueVars to import now (with the app installed,
+    every installed app's ``queuevars`` module is imported already).
     Needs Django's app registry (call it from ``AppConfig.ready`` or later);
     listing ``"ctxcarry.adapters.task_processor"`` in ``INSTALLED_APPS`` does it.
     """
@@ -57,6 +65,7 @@ def install(carrier: Carrier | None = None, *, task_identity: bool | None = None
     from django.db.models.signals import pre_save
     from task_processor import decorators, models, processor
 
+    import_queuevar_modules(queuevars)
     with _lock:
         config.installation.configure(carrier, task_identity=task_identity)
         if _applied:

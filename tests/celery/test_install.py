@@ -14,6 +14,7 @@ from celery.contrib.testing.worker import start_worker
 
 from ctxcarry import Carrier, priority
 from ctxcarry.adapters.celery import HEADER, install, is_installed, uninstall
+from ctxcarry.queuevar import lookup
 from tests.celery.apps import build_app, tenant
 
 OUR_UID = "ctxcarry.adapters.celery"
@@ -116,3 +117,11 @@ def test_uninstall_holds_even_when_another_wrapper_keeps_ours(memory_app: Celery
     with tenant("acme"):
         assert HEADER not in _published_headers(memory_app)["headers"]
     assert memory_app.send_task is someone_elses_wrapper  # theirs is left alone
+
+
+def test_install_imports_the_listed_queuevar_modules(memory_app: Celery) -> None:
+    assert lookup("celery_tests.listed") is None
+    install(memory_app, queuevars=["tests.celery.listed_queuevars"])
+    assert lookup("celery_tests.listed") is not None
+    with pytest.raises(ModuleNotFoundError):
+        install(memory_app, queuevars=["tests.celery.no_such_module"])

@@ -1,0 +1,1 @@
+"""A Django app that defines QueueVars the way docs/adapters/django.md recommends."""
