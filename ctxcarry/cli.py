@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
 from ._version import __version__
+from .demo import QUEUES, MissingExtra, run_demo
 from .inspection import InspectError, inspect_carrier, load_json, render_text
 
 __all__ = ["CommandError", "main"]
@@ -44,17 +46,24 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="run a web app and a Celery worker and show the context crossing the queue",
-        description="Start a Starlette app with ctxcarry's middleware and a Celery worker, "
-        "send requests for several tenants, print both sides' logs and check that the "
-        "request id, tenant and trace id arrived. Needs the 'celery' and 'starlette' extras "
-        "and httpx.",
+        help="run a web app and a queue's worker and show the context crossing the queue",
+        description="Start a Starlette app with ctxcarry's middleware and a worker for the "
+        "chosen queue, send requests for several tenants, print both sides' logs and check "
+        "that the request id, tenant and trace id arrived (and, without the adapter, that "
+        "they did not). Needs the 'demo' extra and the queue's extra.",
+    )
+    demo.add_argument(
+        "--queue",
+        choices=sorted(QUEUES),
+        default="celery",
+        help="the queue to run the journey on (default: celery)",
     )
     demo.add_argument(
         "--broker",
         metavar="URL",
-        default="memory://",
-        help="Celery broker (default: memory://, an in-process broker that needs no server)",
+        default=None,
+        help="the queue's broker (default: an in-process broker where the queue has one, "
+        "e.g. memory:// for Celery)",
     )
 
     inspect = commands.add_parser(
@@ -119,12 +128,9 @@ def _inspect(args: argparse.Namespace, stdout: TextIO, stdin: TextIO) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     try:
-        from .demo import run_demo
-    except ImportError as exc:  # pragma: no cover - only without the demo's extras
-        raise CommandError(
-            f"the demo needs ctxcarry[celery,starlette] and httpx ({exc.name} is missing)"
-        ) from None
-    return run_demo(broker=args.broker)
+        return run_demo(queue=args.queue, broker=args.broker)
+    except MissingExtra as exc:
+        raise CommandError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,6 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InspectError, CommandError) as exc:
         sys.stderr.write(f"ctxcarry {args.command}: error: {exc}\n")
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (``ctxcarry demo | head``): not an error of ours. Point
+        # stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write(f"ctxcarry {args.command}: interrupted\n")
         return 130

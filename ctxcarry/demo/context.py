@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
 import structlog
 from opentelemetry import trace
@@ -40,6 +40,8 @@ class Sighting:
     trace_id: str | None
     task: str | None = None
     attempt: int | None = None
+    #: The line as the demo prints it.
+    line: str = ""
 
 
 def _current_trace_id() -> str | None:
@@ -59,6 +61,7 @@ class _Recorder:
     ) -> MutableMapping[str, Any]:
         event.setdefault("tenant", tenant.get())
         event.setdefault("trace_id", _current_trace_id())
+        line = _render(None, "", event)
         sighting = Sighting(
             side=str(event.get("side", "?")),
             event=str(event.get("event", "")),
@@ -67,6 +70,7 @@ class _Recorder:
             trace_id=event.get("trace_id"),
             task=event.get("task"),
             attempt=event.get("attempt"),
+            line=line,
         )
         with self._lock:
             self.sightings.append(sighting)
@@ -89,33 +93,30 @@ def _render(_: Any, __: str, event: MutableMapping[str, Any]) -> str:
     )
 
 
-class _LockedPrinter:
-    """Print whole lines from several threads without interleaving them."""
-
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-        self._lock = threading.Lock()
+class _Silent:
+    """structlog's logger for the demo: the lines are printed by the runner, in order."""
 
     def msg(self, message: str) -> None:
-        with self._lock:
-            self._out.write(message + "\n")
-            self._out.flush()
+        pass
 
     info = warning = error = msg
 
 
 @contextmanager
-def capture_logs(out: TextIO) -> Iterator[Callable[[], list[Sighting]]]:
-    """Configure structlog to print demo lines to ``out``; yield a getter of the sightings.
+def capture_logs() -> Iterator[Callable[[], list[Sighting]]]:
+    """Configure structlog to record the demo's events; yield a getter of the sightings.
 
-    The previous structlog configuration is restored afterwards.
+    Each sighting holds its rendered line: the runner prints them once a
+    request's tasks are done, in the journey's order, so the output never
+    depends on which worker thread logged first. The previous structlog
+    configuration is restored afterwards.
     """
     saved = structlog.get_config()
     recorder = _Recorder()
-    printer = _LockedPrinter(out)
+    silent = _Silent()
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, recorder, _render],
-        logger_factory=lambda *_: printer,
+        logger_factory=lambda *_: silent,
         wrapper_class=structlog.BoundLogger,
         cache_logger_on_first_use=False,
     )

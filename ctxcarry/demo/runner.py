@@ -6,16 +6,16 @@ import asyncio
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from .context import Sighting, capture_logs
-from .verify import EXPECTED_TASK_RUNS, RequestRecord, Verdict, check
+from .queues import DemoQueue, open_queue
+from .verify import RequestRecord, Verdict, check, check_without_adapter
 from .web import TENANT_HEADER, make_web_app
-from .worker import DemoTasks, make_app, running_worker
 
 __all__ = ["run"]
 
@@ -40,12 +40,17 @@ def _wait_for_worker_events(sightings: Callable[[], list[Sighting]], count: int)
 
 
 async def _send_requests(
-    web_app: Any, sightings: Callable[[], list[Sighting]], out: TextIO
+    web_app: Any,
+    tenants: Sequence[str],
+    expected: Sequence[tuple[str, int | None]],
+    sightings: Callable[[], list[Sighting]],
+    out: TextIO,
 ) -> list[RequestRecord]:
+    order = _journey_order(expected)
     records = []
     transport = httpx.ASGITransport(app=web_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
-        for index, tenant in enumerate(TENANTS, start=1):
+        for index, tenant in enumerate(tenants, start=1):
             traceparent, trace_id = _traceparent()
             record = RequestRecord(tenant=tenant, trace_id=trace_id)
             before = len(sightings())
@@ -57,22 +62,34 @@ async def _send_requests(
             record.status = response.status_code
             record.request_id = response.headers.get("x-request-id")
             await asyncio.to_thread(
-                _wait_for_worker_events, sightings, worker_before + len(EXPECTED_TASK_RUNS)
+                _wait_for_worker_events, sightings, worker_before + len(expected)
             )
             caused = sightings()[before:]
             record.web = [s for s in caused if s.side == "web"]
             record.worker = [s for s in caused if s.side == "worker"]
             records.append(record)
-            out.write("\n")
+            _print(out, record.web + sorted(record.worker, key=order))
     return records
 
 
+def _print(out: TextIO, lines: Sequence[Sighting]) -> None:
+    """One paragraph: the lines, then a blank line."""
+    out.write("".join(f"{seen.line}\n" for seen in lines) + "\n")
+    out.flush()
+
+
+def _journey_order(expected: Sequence[tuple[str, int | None]]) -> Callable[[Sighting], int]:
+    """Sort key: a task line's position in the journey (unknown lines last)."""
+    positions = {run: index for index, run in enumerate(expected)}
+    return lambda seen: positions.get((seen.task or "", seen.attempt), len(positions))
+
+
 def _run_unrelated_task(
-    tasks: DemoTasks, sightings: Callable[[], list[Sighting]]
+    queue: DemoQueue, sightings: Callable[[], list[Sighting]]
 ) -> list[Sighting]:
     before = len(sightings())
     worker_before = sum(1 for s in sightings() if s.side == "worker")
-    tasks.housekeeping.delay()
+    queue.enqueue_unrelated()
     _wait_for_worker_events(sightings, worker_before + 1)
     return [s for s in sightings()[before:] if s.side == "worker"]
 
@@ -86,13 +103,12 @@ def _shown(broker: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _summary(verdict: Verdict, broker: str, elapsed: float) -> str:
-    nested = retries = verdict.requests
+def _summary(verdict: Verdict, where: str, elapsed: float) -> str:
     if verdict.ok:
         return (
             f"ctxcarry demo: OK - {verdict.requests} requests, {verdict.task_runs} task runs "
-            f"({nested} nested, {retries} retried) on {broker}: every task logged the "
-            f"request_id, tenant and trace_id of its request; the unrelated task saw none "
+            f"on {where}: every task logged the request_id, tenant and trace_id of its "
+            f"request; the unrelated task saw none; without the adapter, none arrived "
             f"({elapsed:.1f} s)"
         )
     lines = "\n".join(f"  - {problem}" for problem in verdict.problems)
@@ -102,42 +118,46 @@ def _summary(verdict: Verdict, broker: str, elapsed: float) -> str:
     )
 
 
-def _check_broker(app: Any, broker: str) -> str | None:
-    """``None`` when the broker answers, else a one-line reason."""
-    try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:
-        return f"cannot reach the broker {broker}: {type(exc).__name__}: {str(exc)[:160]}"
-    return None
+def run(queue_name: str = "celery", broker: str | None = None, out: TextIO | None = None) -> int:
+    """Run the demo on ``queue_name``; print to ``out`` (stdout); return the exit status.
 
-
-def run(broker: str, out: TextIO | None = None) -> int:
-    """Run the demo against ``broker``; print to ``out`` (stdout); return the exit status.
-
-    The demo's Celery app becomes Celery's current and default app in this
-    process (its worker needs that); run it in a process of its own.
+    The demo's worker runs in this process (a Celery app becomes Celery's
+    current and default app): run it in a process of its own.
     """
     out = out or sys.stdout
     started = time.monotonic()
-    app, tasks = make_app(broker)
-    broker = _shown(broker)
-    problem = _check_broker(app, broker)
+    queue = open_queue(queue_name, broker)
+    where = f"{queue_name} ({_shown(queue.broker) if queue.broker else 'in memory'})"
+    problem = _check_broker(queue)
     if problem is not None:
         sys.stderr.write(f"ctxcarry demo: error: {problem}\n")
         return 1
-    where = "in this process" if broker.startswith("memory://") else "worker in this process"
     out.write(
-        f"ctxcarry demo: a Starlette app with ContextMiddleware and a Celery worker "
-        f"(broker {broker}, {where}).\n"
+        f"ctxcarry demo: a Starlette app with ContextMiddleware and {queue.description} "
+        f"on {where}.\n"
         f"Each line: side, tenant, request_id, trace_id (both ids shortened), event.\n\n"
     )
     out.flush()
-    with capture_logs(out) as sightings, running_worker(app):
-        web_app = make_web_app(tasks)
-        records = asyncio.run(_send_requests(web_app, sightings, out))
-        unrelated = _run_unrelated_task(tasks, sightings)
-        verdict = check(records, unrelated)
-    out.write("\n" + _summary(verdict, broker, time.monotonic() - started) + "\n")
+    expected = queue.expected_runs
+    with capture_logs() as sightings, queue.running():
+        web_app = make_web_app(queue)
+        records = asyncio.run(_send_requests(web_app, TENANTS, expected, sightings, out))
+        unrelated = _run_unrelated_task(queue, sightings)
+        _print(out, unrelated)
+        out.write("Without ctxcarry (the adapter uninstalled), the same request:\n")
+        queue.adapter_installed(False)
+        [without] = asyncio.run(_send_requests(web_app, TENANTS[:1], expected, sightings, out))
+        verdict = check(records, unrelated, queue.expected_runs)
+        verdict = check_without_adapter(verdict, without)
+    out.write(_summary(verdict, where, time.monotonic() - started) + "\n")
     out.flush()
     return 0 if verdict.ok else 1
+
+
+def _check_broker(queue: DemoQueue) -> str | None:
+    """``None`` when the queue's broker answers, else a one-line reason."""
+    try:
+        queue.check_broker()
+    except ConnectionError as exc:
+        return f"cannot reach the broker {_shown(queue.broker)}: {exc}"
+    return None

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from .context import Sighting
 
-__all__ = ["EXPECTED_TASK_RUNS", "RequestRecord", "Verdict", "check"]
+__all__ = ["RequestRecord", "Verdict", "check", "check_without_adapter"]
 
-#: The task runs one request causes: its two tasks, the nested task, and the retry.
-EXPECTED_TASK_RUNS = (("build_report", None), ("notify", None), ("export", 1), ("export", 2))
+#: A task run: the task's name and its attempt (``None`` where the queue does not retry).
+Run = tuple[str, int | None]
 
 
 @dataclass
@@ -57,7 +57,7 @@ def _context_problems(where: str, seen: Sighting, record: RequestRecord) -> list
     ]
 
 
-def _check_request(index: int, record: RequestRecord) -> list[str]:
+def _check_request(index: int, record: RequestRecord, expected: Sequence[Run]) -> list[str]:
     label = f"request {index} ({record.tenant})"
     problems = []
     if record.status != 202:
@@ -69,31 +69,49 @@ def _check_request(index: int, record: RequestRecord) -> list[str]:
     for seen in record.web:
         problems += _context_problems(f"{label}, web", seen, record)
     runs = sorted((s.task or "?", s.attempt) for s in record.worker)
-    if runs != sorted(EXPECTED_TASK_RUNS, key=lambda run: (run[0], run[1] or 0)):
-        problems.append(f"{label}: task runs {runs}, expected {list(EXPECTED_TASK_RUNS)}")
+    if runs != sorted(expected, key=lambda run: (run[0], run[1] or 0)):
+        problems.append(f"{label}: task runs {runs}, expected {list(expected)}")
     for seen in record.worker:
         problems += _context_problems(f"{label}, worker task {seen.task}", seen, record)
     return problems
 
 
-def check(records: Sequence[RequestRecord], unrelated: Sequence[Sighting]) -> Verdict:
-    """Check each request's web and worker events, and the task enqueued outside requests."""
+def check(
+    records: Sequence[RequestRecord], unrelated: Sequence[Sighting], expected: Sequence[Run]
+) -> Verdict:
+    """Check each request's web and worker events, and the task enqueued outside requests.
+
+    ``expected`` lists the task runs one request causes on this queue.
+    """
     problems: list[str] = []
     for index, record in enumerate(records, start=1):
-        problems += _check_request(index, record)
+        problems += _check_request(index, record, expected)
     if len(unrelated) != 1:
         problems.append(f"the unrelated task logged {len(unrelated)} time(s), expected once")
     for seen in unrelated:
-        leaked = {
-            key: value
-            for key, value in (
-                ("request_id", seen.request_id),
-                ("tenant", seen.tenant),
-                ("trace_id", seen.trace_id),
-            )
-            if value is not None
-        }
+        leaked = _seen_context(seen)
         if leaked:
             problems.append(f"the unrelated task saw another request's context: {leaked}")
     task_runs = sum(len(r.worker) for r in records) + len(unrelated)
     return Verdict(requests=len(records), task_runs=task_runs, problems=tuple(problems))
+
+
+def check_without_adapter(verdict: Verdict, record: RequestRecord) -> Verdict:
+    """Add the control: with the adapter uninstalled, no task may see the request's context.
+
+    If one did, the demo would not be showing what ctxcarry does.
+    """
+    problems = list(verdict.problems)
+    if not record.worker:
+        problems.append("without the adapter, no task logged anything")
+    for seen in record.worker:
+        arrived = _seen_context(seen)
+        if arrived:
+            problems.append(f"without the adapter, task {seen.task} still saw {arrived}")
+    return Verdict(verdict.requests, verdict.task_runs, tuple(problems))
+
+
+def _seen_context(seen: Sighting) -> dict[str, str]:
+    """The request context a task line shows (empty when it shows none)."""
+    values = (("request_id", seen.request_id), ("tenant", seen.tenant), ("trace_id", seen.trace_id))
+    return {key: value for key, value in values if value is not None}

@@ -9,17 +9,21 @@ messages.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from opentelemetry import trace
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ctxcarry.adapters.starlette import (  # type: ignore[import-not-found, unused-ignore]
+    ContextMiddleware,
+)
 
 from .context import tenant
-from .worker import DemoTasks
-
-if TYPE_CHECKING:
-    from starlette.requests import HTTPConnection, Request
-    from starlette.responses import JSONResponse
+from .queues import DemoQueue
 
 __all__ = ["TENANT_HEADER", "make_web_app"]
 
@@ -34,26 +38,15 @@ def _bind_tenant(connection: HTTPConnection) -> dict[Any, Any]:
     return {tenant: connection.headers.get(TENANT_HEADER)}
 
 
-def make_web_app(tasks: DemoTasks) -> Any:
+def make_web_app(queue: DemoQueue) -> Any:
     """The ASGI app: ``POST /reports/{name}`` enqueues a report build and an export."""
-    # Framework imports stay inside functions: no module of the ctxcarry package
-    # imports a framework at import time, even one loaded only by the demo.
-    from starlette.applications import Starlette
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    # mypy checks the adapters as the top-level package "adapters" (setuptools maps them).
-    from ctxcarry.adapters.starlette import (  # type: ignore[import-not-found, unused-ignore]
-        ContextMiddleware,
-    )
 
     def create_report(request: Request) -> JSONResponse:
         # A sync endpoint: Starlette runs it in a thread, with a copy of the request's context.
         name = request.path_params["name"]
         with tracer.start_as_current_span("POST /reports/{name}"):
             log.info(f"POST /reports/{name}: enqueue build_report and export")
-            tasks.build_report.delay(name)
-            tasks.export.delay(name)
+            queue.enqueue_for_request(name)
         return JSONResponse({"report": name, "tenant": tenant.get()}, status_code=202)
 
     app = Starlette(routes=[Route("/reports/{name}", create_report, methods=["POST"])])

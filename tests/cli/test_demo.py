@@ -8,9 +8,11 @@ import sys
 from collections import defaultdict
 
 import pytest
+import redis
 
 from ctxcarry.demo.context import Sighting
-from ctxcarry.demo.verify import EXPECTED_TASK_RUNS, RequestRecord, check
+from ctxcarry.demo.journey import EXPECTED_RUNS
+from ctxcarry.demo.verify import RequestRecord, check
 from tests.cli.conftest import REPO, run_cli
 
 #: The issue's promise: the demo finishes in under 15 seconds.
@@ -34,13 +36,13 @@ def parse_paragraphs(output: str) -> list[list[dict[str, str]]]:
 
 def assert_same_context_on_both_sides(output: str) -> None:
     paragraphs = parse_paragraphs(output)
-    requests = [p for p in paragraphs if p[0]["side"] == "web"]
+    *requests, without = [p for p in paragraphs if p[0]["side"] == "web"]
     assert len(requests) == 3
     tenants = set()
     for paragraph in requests:
         web = paragraph[0]
         workers = [line for line in paragraph if line["side"] == "worker"]
-        assert len(workers) == len(EXPECTED_TASK_RUNS)
+        assert len(workers) == len(EXPECTED_RUNS)
         for line in workers:
             for key in ("tenant", "request_id", "trace_id"):
                 assert line[key] == web[key], (key, line, web)
@@ -49,8 +51,25 @@ def assert_same_context_on_both_sides(output: str) -> None:
         assert any("attempt 2" in line["event"] for line in workers)
         tenants.add(web["tenant"])
     assert len(tenants) == 3
-    unrelated = paragraphs[-1]
+    unrelated = paragraphs[3]
     assert [(u["tenant"], u["request_id"], u["trace_id"]) for u in unrelated] == [("-", "-", "-")]
+    # The control, printed after "Without ctxcarry": the same journey, no context on the worker.
+    assert "Without ctxcarry" in output
+    assert without[0]["tenant"] == "acme"
+    without_worker = [line for line in without if line["side"] == "worker"]
+    assert len(without_worker) == len(EXPECTED_RUNS)
+    assert {(w["tenant"], w["request_id"], w["trace_id"]) for w in without_worker} == {
+        ("-", "-", "-")
+    }
+
+
+def journey_lines(output: str) -> list[str]:
+    """The demo's lines with the ids blanked: what must be the same in every run."""
+    return [
+        re.sub(r"(request_id|trace_id)=\S+", r"\1=*", line)
+        for line in output.splitlines()
+        if LINE.match(line)
+    ]
 
 
 def test_demo_shows_the_same_context_on_both_sides() -> None:
@@ -60,10 +79,46 @@ def test_demo_shows_the_same_context_on_both_sides() -> None:
     assert result.stdout.splitlines()[-1].startswith("ctxcarry demo: OK - 3 requests, 13 task runs")
 
 
-def test_demo_on_a_real_broker(redis_db_url: str) -> None:
+def test_demo_prints_the_journey_in_the_same_order_every_time() -> None:
+    first, second = (run_cli("demo", timeout=DEMO_TIMEOUT) for _ in range(2))
+    assert first.returncode == second.returncode == 0
+    assert journey_lines(first.stdout) == journey_lines(second.stdout)
+
+
+def test_demo_on_a_real_broker_leaves_no_keys_behind(redis_db_url: str) -> None:
+    client = redis.Redis.from_url(redis_db_url)
+    before = set(client.keys("*"))
     result = run_cli("demo", "--broker", redis_db_url, timeout=DEMO_TIMEOUT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert_same_context_on_both_sides(result.stdout)
+    assert set(client.keys("*")) == before
+    client.close()
+
+
+def test_demo_piped_into_head_exits_without_a_traceback() -> None:
+    command = f"{sys.executable} -m ctxcarry demo | head -n 2"
+    result = subprocess.run(
+        command, shell=True, capture_output=True, text=True, cwd=REPO, timeout=DEMO_TIMEOUT
+    )
+    assert len(result.stdout.splitlines()) == 2
+    assert "Traceback" not in result.stderr
+    assert "BrokenPipeError" not in result.stderr
+
+
+def test_demo_without_its_packages_is_one_line_naming_the_extra() -> None:
+    # What a plain `pip install ctxcarry` gives: httpx and Starlette are missing.
+    script = (
+        "import sys\n"
+        "sys.modules['httpx'] = None\n"
+        "from ctxcarry.cli import main\n"
+        "sys.exit(main(['demo']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("ctxcarry demo: error: the demo needs ctxcarry[demo]")
+    assert result.stderr.count("\n") == 1
 
 
 def test_demo_fails_when_the_context_does_not_arrive() -> None:
@@ -109,8 +164,7 @@ def complete_record() -> RequestRecord:
     record = RequestRecord(tenant="acme", trace_id="a" * 32, status=202, request_id="r1")
     record.web = [sighting("web", record)]
     record.worker = [
-        sighting("worker", record, task=task, attempt=attempt)
-        for task, attempt in EXPECTED_TASK_RUNS
+        sighting("worker", record, task=task, attempt=attempt) for task, attempt in EXPECTED_RUNS
     ]
     return record
 
@@ -120,16 +174,16 @@ def unrelated() -> list[Sighting]:
 
 
 def test_verdict_accepts_a_complete_run() -> None:
-    verdict = check([complete_record()], unrelated())
+    verdict = check([complete_record()], unrelated(), EXPECTED_RUNS)
     assert verdict.ok
-    assert verdict.task_runs == len(EXPECTED_TASK_RUNS) + 1
+    assert verdict.task_runs == len(EXPECTED_RUNS) + 1
 
 
 @pytest.mark.parametrize("key", ["request_id", "tenant", "trace_id"])
 def test_verdict_catches_a_wrong_value_on_the_worker(key: str) -> None:
     record = complete_record()
     record.worker[2] = sighting("worker", record, task="export", attempt=1, **{key: "other"})
-    verdict = check([record], unrelated())
+    verdict = check([record], unrelated(), EXPECTED_RUNS)
     assert not verdict.ok
     assert verdict.problems == (
         f"request 1 (acme), worker task export: {key} was 'other', expected "
@@ -141,7 +195,7 @@ def test_verdict_catches_a_missing_retry_and_a_leak() -> None:
     record = complete_record()
     record.worker.pop()  # the retry never ran
     leaked = [Sighting("worker", "housekeeping", "r1", "acme", None, task="housekeeping")]
-    problems = check([record], leaked).problems
+    problems = check([record], leaked, EXPECTED_RUNS).problems
     assert any("task runs" in problem for problem in problems)
     assert any("the unrelated task saw another request's context" in p for p in problems)
 
