@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ._version import __version__
-from .demo import QUEUES, MissingExtra, run_demo
+from .demo import QUEUES, DemoError, run_demo
 from .inspection import InspectError, inspect_carrier, load_json, render_text
 
 __all__ = ["CommandError", "main"]
@@ -129,7 +129,7 @@ def _inspect(args: argparse.Namespace, stdout: TextIO, stdin: TextIO) -> int:
 def _demo(args: argparse.Namespace) -> int:
     try:
         return run_demo(queue=args.queue, broker=args.broker)
-    except MissingExtra as exc:
+    except DemoError as exc:
         raise CommandError(str(exc)) from None
 
 

@@ -16,16 +16,16 @@ and the queue's module are imported when the demo runs.
 
 from __future__ import annotations
 
-from .queues import QUEUES, MissingExtra
+from .queues import QUEUES, DemoError, MissingExtra
 
-__all__ = ["QUEUES", "MissingExtra", "run_demo"]
+__all__ = ["QUEUES", "DemoError", "MissingExtra", "run_demo"]
 
 
 def run_demo(queue: str = "celery", broker: str | None = None) -> int:
     """Run the demo, print its logs and a summary line; return the exit status (0 = OK).
 
-    Raises :class:`MissingExtra` (one line naming the extra to install) when
-    the demo's or the queue's packages are not installed.
+    Raises :class:`DemoError` (one line) when it cannot run as asked, such
+    as :class:`MissingExtra` naming the extra to install.
     """
     try:
         from .runner import run  # Starlette and httpx: only when the demo runs

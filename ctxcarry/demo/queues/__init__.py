@@ -11,7 +11,7 @@ import importlib
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-__all__ = ["QUEUES", "DemoQueue", "MissingExtra", "open_queue"]
+__all__ = ["QUEUES", "DemoError", "DemoQueue", "MissingExtra", "open_queue"]
 
 
 class DemoQueue(Protocol):
@@ -40,13 +40,19 @@ class DemoQueue(Protocol):
         """Install or uninstall ctxcarry's adapter (the demo's "without ctxcarry" pass)."""
 
 
-class MissingExtra(Exception):
+class DemoError(Exception):
+    """The demo cannot run as asked; ``str()`` is one line for the user."""
+
+
+class MissingExtra(DemoError):
     """The queue's packages are not installed; ``str()`` says which extra to install."""
 
 
 #: ``--queue`` name -> (module under ``ctxcarry.demo.queues``, extra, default broker).
 QUEUES: dict[str, tuple[str, str, str]] = {
     "celery": ("celery_queue", "celery", "memory://"),
+    "dramatiq": ("dramatiq_queue", "dramatiq", ""),
+    "taskiq": ("taskiq_queue", "taskiq", ""),
 }
 
 
