@@ -32,7 +32,7 @@ def _make_broker(url: str) -> Any:
     if url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url)
+        return RedisBroker(url=url)  # type: ignore[no-untyped-call]
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
@@ -54,9 +54,10 @@ class DramatiqDemo:
         install(self._broker)
 
         def actor(fn: Any, name: str, **options: Any) -> Any:
-            return dramatiq.actor(
-                fn, broker=self._broker, actor_name=name, queue_name=self.queue_name, **options
+            decorate = dramatiq.actor(
+                broker=self._broker, actor_name=name, queue_name=self.queue_name, **options
             )
+            return decorate(fn)
 
         notify = actor(journey.notify, "demo_notify")
 

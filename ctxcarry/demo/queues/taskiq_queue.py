@@ -32,7 +32,7 @@ __all__ = ["TaskiqDemo", "open_queue"]
 LOOP_TIMEOUT = 5.0
 
 
-class _WorkerLikeBroker(InMemoryBroker):  # type: ignore[misc]
+class _WorkerLikeBroker(InMemoryBroker):
     """An in-memory broker whose tasks start in an empty context, as in a worker process."""
 
     def __init__(self) -> None:
@@ -49,7 +49,7 @@ class _WorkerLikeBroker(InMemoryBroker):  # type: ignore[misc]
 
 
 #: Taskiq's dependency marker for the running task's context (a module-level default).
-_TASK_CONTEXT = TaskiqDepends()
+_TASK_CONTEXT: Any = TaskiqDepends()
 
 
 class _ExportBusy(Exception):
