@@ -53,6 +53,8 @@ QUEUES: dict[str, tuple[str, str, str]] = {
     "celery": ("celery_queue", "celery", "memory://"),
     "dramatiq": ("dramatiq_queue", "dramatiq", ""),
     "taskiq": ("taskiq_queue", "taskiq", ""),
+    "arq": ("arq_queue", "arq", "redis://localhost:6379/0"),
+    "rq": ("rq_queue", "rq", "redis://localhost:6379/0"),
 }
 
 
