@@ -62,7 +62,7 @@ def _job_id(queue_name: str) -> str:
     return f"{queue_name}-{uuid.uuid4().hex}"
 
 
-class _ThreadWorker(SimpleWorker):  # type: ignore[misc]
+class _ThreadWorker(SimpleWorker):
     """A SimpleWorker that can run in a thread: signals belong to the main thread.
 
     Its job timeouts use RQ's timer-based death penalty instead of ``SIGALRM``.
