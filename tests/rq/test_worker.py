@@ -190,8 +190,7 @@ def test_a_forking_worker_restores_in_the_horse_never_in_the_parent(
     assert [w["job"] for w in watched] == ids
     clean = {"log": {}, "vars": {"priority": None, "rq_tenant": None}}
     for record in watched:
-        assert record["before"] == clean
-        assert record["after"] == clean
+        assert record["before"] == record["during"] == record["after"] == clean
     reports = [result(queue, job_id) for job_id in ids]
     assert all(r["tenant"] == "acme" for r in reports)
     assert reports[0]["pid"] != reports[1]["pid"]  # one horse per job

@@ -35,14 +35,16 @@ def _parent_context() -> dict[str, Any]:
 
 
 class ParentWatchWorker(Worker):
-    """A forking Worker that reports its own context before and after each job."""
+    """A forking Worker that reports its own context around each job, and while its horse runs."""
 
     def execute_job(self, job: Any, queue: Any) -> Any:
-        before = _parent_context()
+        self._watch = {"job": job.id, "before": _parent_context()}
         try:
             return super().execute_job(job, queue)
         finally:
-            after = _parent_context()
-            self.connection.rpush(
-                f"{queue.name}:parent", json.dumps({"job": job.id, "before": before, "after": after})
-            )
+            self._watch["after"] = _parent_context()
+            self.connection.rpush(f"{queue.name}:parent", json.dumps(self._watch))
+
+    def monitor_work_horse(self, job: Any, queue: Any, execution: Any) -> Any:
+        self._watch["during"] = _parent_context()
+        return super().monitor_work_horse(job, queue, execution)
