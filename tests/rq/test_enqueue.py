@@ -93,4 +93,3 @@ def test_json_serializer_queues_carry_too(
     report = result(queue, job_id)
     assert report["tenant"] == "acme"
     assert report["log"] == expected_log(job_id, request_id="r-json")
-

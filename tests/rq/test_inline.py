@@ -62,7 +62,8 @@ def test_a_failing_job_and_its_callback_leave_the_caller_intact(inline: Queue) -
     assert job.get_status() == "failed"
     assert structlog.contextvars.get_contextvars() == {"request_id": "req-fail"}
     callbacks = inline.connection.lrange(f"{inline.name}:callbacks", 0, -1)
-    assert len(callbacks) == 1 and job.id.encode() in callbacks[0]  # ran inside the job's scope
+    assert len(callbacks) == 1
+    assert job.id.encode() in callbacks[0]
 
 
 @pytest.mark.usefixtures("installed")

@@ -1,4 +1,4 @@
-"""install() / uninstall(): once per process, exactly undone, and importing ctxcarry never imports rq."""
+"""install() / uninstall(): once per process, exactly undone; ctxcarry alone never imports rq."""
 
 from __future__ import annotations
 

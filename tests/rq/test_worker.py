@@ -42,7 +42,10 @@ def _enqueue_every_path(queue: Queue, tracer: trace.Tracer) -> dict[str, Any]:
         ids["call"] = queue.enqueue_call(jobs.probe, args=("call",)).id
     with jobs.rq_tenant("many"):
         many = queue.enqueue_many(
-            [Queue.prepare_data(jobs.probe, ("many-1",)), Queue.prepare_data(jobs.probe, ("many-2",))]
+            [
+                Queue.prepare_data(jobs.probe, ("many-1",)),
+                Queue.prepare_data(jobs.probe, ("many-2",)),
+            ]
         )
     ids["many"] = [job.id for job in many]
     with jobs.rq_tenant("dep-parent"):
@@ -65,9 +68,9 @@ def _enqueue_every_path(queue: Queue, tracer: trace.Tracer) -> dict[str, Any]:
             jobs.fail, "failure", on_failure=Callback(jobs.record_failure)
         ).id
     with jobs.rq_tenant("decorated"):
-        ids["decorated"] = job_decorator(queue, connection=queue.connection)(jobs.probe).delay(
-            "decorated"
-        ).id
+        ids["decorated"] = (
+            job_decorator(queue, connection=queue.connection)(jobs.probe).delay("decorated").id
+        )
     with jobs.rq_tenant("at"):
         ids["at"] = queue.enqueue_at(
             datetime.now(timezone.utc) + timedelta(seconds=1), jobs.probe, "at"
@@ -159,23 +162,31 @@ def test_rq_log_lines_for_a_job_carry_its_context_and_identity(
     lines = run.log()
 
     def lines_about(job_id: str) -> list[dict[str, Any]]:
-        return [line for line in lines if job_id in line["message"] and line["logger"] == "rq.worker"]
+        return [
+            line for line in lines if job_id in line["message"] and line["logger"] == "rq.worker"
+        ]
 
     done = [line for line in lines_about(ok) if "Job OK" in line["message"]]
     assert done, lines
     for line in done:  # after the body: its own binding is still in scope, then undone
         assert line["context"] == {**expected_log(ok, request_id="req-log"), "leak_logged": "True"}
     completed = [line for line in lines if "Successfully completed" in line["message"]]
-    assert completed and all(line["context"]["task_id"] == ok for line in completed)
-    failed = [line for line in lines if line["level"] == "ERROR" and "logged-failure" in line["message"]]
+    assert completed
+    assert all(line["context"]["task_id"] == ok for line in completed)
+    failed = [
+        line for line in lines if line["level"] == "ERROR" and "logged-failure" in line["message"]
+    ]
     assert failed, lines
     assert failed[0]["context"] == {
         **expected_log(failing, name="tests.rq.jobs.fail", request_id="req-log"),
         "leak_logged-failure": "True",
     }
     # The line announcing the dequeue is the parent's, before the horse: no context there.
-    announced = [line for line in lines_about(ok) if "tests.rq.jobs.probe('logged')" in line["message"]]
-    assert announced and announced[0]["context"] == {}
+    announced = [
+        line for line in lines_about(ok) if "tests.rq.jobs.probe('logged')" in line["message"]
+    ]
+    assert announced
+    assert announced[0]["context"] == {}
 
 
 @pytest.mark.usefixtures("installed")

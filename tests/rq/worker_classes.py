@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 from rq.worker import Worker
 
-import tests.rq.jobs  # noqa: F401 - rq_tenant registered in the parent too
+import tests.rq.jobs
 import tests.rq.worker_settings  # noqa: F401 - the horse's set-up (see above)
 from ctxcarry import registered_vars
 from ctxcarry.adapters.rq import SpawnWorker as CarryingSpawnWorker

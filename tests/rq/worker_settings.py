@@ -35,7 +35,11 @@ class ContextLines(logging.Handler):
         self.path = path
 
     def emit(self, record: logging.LogRecord) -> None:
+        from opentelemetry import trace
+
+        span = trace.get_current_span().get_span_context()
         line = {
+            "span_id": format(span.span_id, "016x") if span.is_valid else None,
             "logger": record.name,
             "level": record.levelname,
             "message": record.getMessage(),
