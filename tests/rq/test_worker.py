@@ -55,8 +55,13 @@ def _enqueue_every_path(queue: Queue, tracer: trace.Tracer) -> dict[str, Any]:
         ids["dep-child"] = queue.enqueue(jobs.probe, "dep-child", depends_on=parent).id
     with jobs.rq_tenant("retry"):
         ids["retry"] = queue.enqueue(jobs.flaky, "retry", retry=Retry(max=2)).id
-    with jobs.rq_tenant("nested"), bind(request_id="req-nested"):
+    with (
+        tracer.start_as_current_span("nesting request") as nesting,
+        jobs.rq_tenant("nested"),
+        bind(request_id="req-nested"),
+    ):
         ids["nested"] = queue.enqueue(jobs.enqueue_child, "nested").id
+    ids["nesting-span"] = nesting.get_span_context()
     with jobs.rq_tenant("async"):
         ids["async"] = queue.enqueue(jobs.async_probe, "async").id
     with jobs.rq_tenant("callback"):
@@ -131,6 +136,10 @@ def test_every_enqueue_path_carries_and_nothing_leaks(
     child_id = nested["child"]
     child = result(queue, child_id)
     assert child["tenant"] == "nested"
+    # the running job's current span (here the carried one) is the child's parent
+    assert child["trace_id"] == format(ids["nesting-span"].trace_id, "032x")
+    assert child["span_id"] == nested["parent"]["span_id"]
+    assert nested["parent"]["span_id"] == format(ids["nesting-span"].span_id, "016x")
     assert child["log"] == {
         **expected_log(child_id, request_id="req-nested", step="parent-nested"),
         "parent_task_id": ids["nested"],
@@ -205,3 +214,31 @@ def test_a_forking_worker_restores_in_the_horse_never_in_the_parent(
     reports = [result(queue, job_id) for job_id in ids]
     assert all(r["tenant"] == "acme" for r in reports)
     assert reports[0]["pid"] != reports[1]["pid"]  # one horse per job
+
+
+@pytest.mark.usefixtures("installed")
+def test_the_adapters_spawnworker_installs_in_its_horse(
+    queue: Queue, run_worker: WorkerRunner
+) -> None:
+    """``-w ctxcarry.adapters.rq.SpawnWorker``: the horse imports nothing of the settings."""
+    with structlog.contextvars.bound_contextvars(request_id="req-spawn"), jobs.rq_tenant("acme"):
+        carried = queue.enqueue(jobs.probe, "spawned").id
+    bare = queue.enqueue(jobs.probe, "spawned-bare").id
+    run = run_worker(queue, worker_class="ctxcarry.adapters.rq.SpawnWorker")
+    assert run.returncode == 0, run.output
+    report = result(queue, carried)
+    assert report["tenant"] == "acme"
+    assert report["log"] == expected_log(carried, request_id="req-spawn")
+    assert result(queue, bare)["log"] == expected_log(bare)
+
+
+@pytest.mark.usefixtures("installed")
+def test_rqs_own_spawnworker_horse_restores_nothing(queue: Queue, run_worker: WorkerRunner) -> None:
+    """Why the adapter ships a SpawnWorker: rq's starts a fresh interpreter per job."""
+    with structlog.contextvars.bound_contextvars(request_id="req-spawn"), jobs.rq_tenant("acme"):
+        job_id = queue.enqueue(jobs.probe, "plain-spawn").id
+    run = run_worker(queue, worker_class="rq.worker.SpawnWorker")
+    assert run.returncode == 0, run.output
+    report = result(queue, job_id)
+    assert report["tenant"] is None
+    assert report["log"] == {}
