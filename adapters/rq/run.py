@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from typing import Any
 
 from ctxcarry import CarrierError, Extraction
@@ -115,7 +116,9 @@ def _import_function(job: Any) -> None:
     when it runs the job.
     """
     with contextlib.suppress(Exception):
-        job.func  # noqa: B018 - the property imports the module
+        module = job.func_name.rpartition(".")[0]
+        if module not in sys.modules:  # else already imported: skip rq's import_attribute
+            job.func  # noqa: B018 - the property imports the module
 
 
 def _job_id(job: Any) -> str:
