@@ -26,6 +26,13 @@ work. Logging below WARNING is dropped in every mode.
 
 Reported: medians over rounds of CPU microseconds per job (worker) and per
 enqueue (producer), and of each mode's ratio to ``none`` in the same round.
+
+``--hooks`` measures, in one process and without Redis, what the adapter adds
+to one job on each side: ``Job.create`` (what every enqueue path calls) with
+and without ``install()``, and the run side's work, ``extract`` of the job's
+carrier entered and exited, with the task identity bound (what the adapter
+does around ``perform_job``), against an empty ``with`` block. These are
+stable where the end-to-end figures drown in a loaded machine's noise.
 """
 
 from __future__ import annotations
@@ -126,6 +133,66 @@ def run_one(mode: str, jobs: int, redis_url: str) -> dict[str, float]:
     return {"worker_us": work / jobs * 1e6, "enqueue_us": enqueue / jobs * 1e6}
 
 
+def hooks(rounds: int, loops: int = 2000) -> dict[str, float]:
+    """CPU microseconds per call of each side's hook, medians of interleaved rounds."""
+    import contextlib as _contextlib
+
+    import redis
+    import structlog
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from rq.job import Job
+
+    from ctxcarry import QueueVar, extract
+    from ctxcarry.adapters import rq as adapter
+    from ctxcarry.kit import bind_task_identity
+
+    trace.set_tracer_provider(TracerProvider())
+    tenant = QueueVar("bench_hooks_tenant", default=None)
+    region = QueueVar("bench_hooks_region", default=None)
+    connection = redis.Redis.from_url(DEFAULT_REDIS)  # never contacted: create only
+    keys = {"request_id": "6f1c2a", "user_id": 42, "path": "/orders", "method": "POST"}
+
+    def create() -> Any:
+        return Job.create(JOB, connection=connection, result_ttl=0)
+
+    def run_side(carrier: Any) -> None:
+        with extract(carrier):
+            bind_task_identity(task_id="b0d2", task_name=JOB, parent_task_id=None)
+
+    def timed(fn: Any, *args: Any) -> float:
+        start = time.process_time()
+        for _ in range(loops):
+            fn(*args)
+        return (time.process_time() - start) / loops * 1e6
+
+    samples: dict[str, list[float]] = {k: [] for k in ("create", "create+", "run0", "run+")}
+    with (
+        trace.get_tracer("bench").start_as_current_span("request"),
+        tenant("acme"),
+        region("eu-west-1"),
+        structlog.contextvars.bound_contextvars(ip="10.0.0.1", **keys),
+    ):
+        adapter.install()
+        carrier = create().meta[adapter.META_KEY]
+        adapter.uninstall()
+        for _ in range(rounds):
+            samples["create"].append(timed(create))
+            adapter.install()
+            samples["create+"].append(timed(create))
+            adapter.uninstall()
+            samples["run0"].append(timed(lambda: _contextlib.nullcontext().__enter__()))
+            samples["run+"].append(timed(run_side, carrier))
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    return {
+        "create_us": med["create"],
+        "create_installed_us": med["create+"],
+        "enqueue_added_us": med["create+"] - med["create"],
+        "run_added_us": med["run+"] - med["run0"],
+        "carrier_bytes": len(json.dumps(carrier, separators=(",", ":"))),
+    }
+
+
 def _child(mode: str, jobs: int, redis_url: str) -> dict[str, float]:
     command = [sys.executable, "-m", "benchmarks.bench_rq", "--child", mode]
     done = subprocess.run(
@@ -159,8 +226,22 @@ def main() -> None:
     parser.add_argument("--redis", default=DEFAULT_REDIS)
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--hooks", action="store_true", help="per-hook CPU, no Redis")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.hooks:
+        figures = hooks(args.rounds)
+        figures_env = _environment()
+        if args.json:
+            print(json.dumps({"environment": figures_env, **figures}, indent=2))
+            return
+        print(figures_env)
+        create, installed = figures["create_us"], figures["create_installed_us"]
+        print(f"Job.create: {create:.1f} us, installed {installed:.1f} us")
+        print(f"added per enqueue: {figures['enqueue_added_us']:.1f} us")
+        print(f"added per job on the worker (extract + identity): {figures['run_added_us']:.1f} us")
+        print(f"carrier: {figures['carrier_bytes']} bytes of JSON")
+        return
     if args.child:
         print(json.dumps(run_one(args.child, args.jobs, args.redis)))
         return
