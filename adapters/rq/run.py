@@ -86,12 +86,13 @@ def _open(carrier: Any, job: Any, inline: bool) -> JobRun:
             raw = None
             scope = guard_scope()
             scope.enter()
+    token = running_job.set(job)
     try:
-        token = running_job.set(job)
         if STATE.task_identity:
             parent = caller.id if inline and caller is not None else parent_job_id(raw)
             bind_task_identity(task_id=job.id, task_name=job.func_name, parent_task_id=parent)
     except BaseException:
+        running_job.reset(token)
         scope.exit()
         raise
     return JobRun(scope, token)
