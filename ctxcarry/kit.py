@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 from . import _logvars
 from ._scope import Scope
 from .carrier import Carrier, get_default_carrier
-from .problems import logger
+from .problems import CarrierError, logger, safe_name
 from .request_id import choose_request_id, new_request_id
 from .request_scope import (
     RequestBindings,
@@ -51,7 +51,7 @@ from .request_scope import (
     report_hook_failure,
     request_keys,
 )
-from .restore import Extraction
+from .restore import Extraction, TraceRestore
 from .trace import check_trace_value, trace_fields
 
 __all__ = [
@@ -68,8 +68,10 @@ __all__ = [
     "call_bind_hook",
     "checked_trace_headers",
     "choose_request_id",
+    "enter_task_scope",
     "guard_scope",
     "import_queuevar_modules",
+    "logger",
     "never_raises",
     "new_request_id",
     "replayed",
@@ -152,6 +154,27 @@ def import_queuevar_modules(modules: Iterable[str]) -> None:
     """
     for module in modules:
         importlib.import_module(module)
+
+
+def enter_task_scope(
+    carrier: Carrier, raw: object, *, restore_trace: TraceRestore, task: object
+) -> Extraction:
+    """Open a task's scope: ``raw`` restored, or a guard when the carrier is refused.
+
+    A strict Carrier raises :class:`~ctxcarry.CarrierError` for a carrier it
+    would otherwise trim; the task still runs, and what it binds must still
+    be undone, so the scope falls back to :func:`guard_scope` and one warning
+    names ``task`` and the problems. Returns the open scope; close it with
+    ``exit()`` in the hook after the task.
+    """
+    scope = carrier.extract(raw, restore_trace=restore_trace)
+    try:
+        scope.enter()
+    except CarrierError as exc:
+        logger.warning("ctxcarry: task %s runs without its carrier: %s", safe_name(task), exc)
+        scope = guard_scope()
+        scope.enter()
+    return scope
 
 
 def guard_scope() -> Extraction:

@@ -23,7 +23,13 @@ import sys
 from typing import Any
 
 from ctxcarry import TraceRestore
-from ctxcarry.kit import ScopeStore, bind_task_identity, guard_scope, never_raises
+from ctxcarry.kit import (
+    ScopeStore,
+    bind_task_identity,
+    enter_task_scope,
+    guard_scope,
+    never_raises,
+)
 
 from .registry import installation_for
 from .wire import read_carrier
@@ -52,7 +58,8 @@ def on_task_prerun(task: Any = None, **_: Any) -> None:
     An eager run without a carrier already runs in the caller's context: it
     restores nothing, but what the body binds is still undone, so the caller's
     context is exactly intact afterwards. A carrier that cannot be used (or a
-    strict Carrier's error, logged) leaves the task running without it. The
+    strict Carrier's error, logged) leaves the task running without it, and
+    what the task binds is still undone. The
     task's id, name and parent id are bound for its duration (unless
     installed with ``task_identity=False``).
     """
@@ -65,10 +72,10 @@ def on_task_prerun(task: Any = None, **_: Any) -> None:
     raw = read_carrier(request)
     if raw is None and request.is_eager:
         scope = guard_scope()
+        scope.enter()
     else:
         policy: TraceRestore = "never" if celery_instrumentor_active() else "if_no_active_span"
-        scope = installation.carrier.extract(raw, restore_trace=policy)
-    scope.enter()
+        scope = enter_task_scope(installation.carrier, raw, restore_trace=policy, task=request.id)
     _scopes.put(request, scope)
     if installation.task_identity:
         bind_task_identity(

@@ -16,6 +16,7 @@ from ctxcarry.kit import (
     ScopeStore,
     bind_task_identity,
     checked_trace_headers,
+    enter_task_scope,
     guard_scope,
     never_raises,
 )
@@ -119,3 +120,26 @@ def test_never_raises_logs_and_returns_none(caplog: pytest.LogCaptureFixture) ->
 )
 def test_checked_trace_headers_keeps_only_safe_fields(raw: object, expected: object) -> None:
     assert checked_trace_headers(raw) == expected
+
+
+def test_a_refused_carrier_still_gets_a_scope_that_undoes_the_task(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A strict Carrier refuses; the task runs anyway, and what it binds is undone."""
+
+    def scenario() -> None:
+        structlog.contextvars.bind_contextvars(worker="w-1")
+        with caplog.at_level(logging.WARNING, logger="ctxcarry"):
+            scope = enter_task_scope(
+                Carrier(strict=True),
+                {"structlog_context": {"bad key!": 1}},
+                restore_trace="never",
+                task="t-1",
+            )
+        structlog.contextvars.bind_contextvars(task_bound="x")
+        scope.exit()
+        assert structlog.contextvars.get_contextvars() == {"worker": "w-1"}
+
+    contextvars.Context().run(scenario)
+    [record] = [r for r in caplog.records if r.name == "ctxcarry"]
+    assert "task 't-1' runs without its carrier" in record.getMessage()
