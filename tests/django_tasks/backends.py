@@ -17,5 +17,10 @@ def tasks_setting(queue: str) -> dict[str, Any]:
 
 
 def rq_queues_setting(redis_url: str, queue: str) -> dict[str, Any]:
-    """One django-rq queue, this session's own, on ``redis_url``."""
-    return {queue: {"URL": redis_url, "DEFAULT_TIMEOUT": 60}}
+    """This session's django-rq queue on ``redis_url``.
+
+    Plus ``default`` on the same Redis: django-tasks-rq fetches results through
+    django-rq's default connection. Nothing is enqueued on it.
+    """
+    config = {"URL": redis_url, "DEFAULT_TIMEOUT": 60}
+    return {queue: config, "default": config}

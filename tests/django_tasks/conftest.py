@@ -88,9 +88,9 @@ def task_table(
 
 
 @pytest.fixture
-def db_tasks(task_table: str, transactional_db: None) -> Iterator[str]:
+def db_tasks(task_table: str, transactional_db: None) -> str:
     """Committed rows (the worker is another process); emptied after the test."""
-    yield task_table
+    return task_table
 
 
 @pytest.fixture(scope="package")
@@ -174,7 +174,7 @@ def run_db_worker(database: str, *, with_adapter: bool = True) -> WorkerRun:
 
 
 def run_rq_worker(
-    database: str, *, worker_class: str | None = None, with_adapter: bool = True
+    database: str = "", *, worker_class: str | None = None, with_adapter: bool = True
 ) -> WorkerRun:
     """Run ``manage.py rqworker --burst`` (django-rq) with django-tasks-rq's job class."""
     command = [
@@ -186,6 +186,7 @@ def run_rq_worker(
         "--burst",
         "--job-class",
         "django_tasks_rq.Job",
+        "--with-scheduler",
     ]
     if worker_class is not None:
         command += ["--worker-class", worker_class]

@@ -12,7 +12,6 @@ import logging
 import os
 
 import structlog
-
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -45,12 +44,13 @@ DATABASES = {
         "USER": services.PGUSER,
         "PASSWORD": services.PGPASSWORD,
         "NAME": os.environ.get("CTXCARRY_DJTASKS_DB_NAME", "test_ctxcarry"),
+        # A test database: no need to wait for each commit to reach the disk.
+        "OPTIONS": {"options": "-c synchronous_commit=off"},
     }
 }
 
 TASKS = tasks_setting(QUEUE)
 RQ_QUEUES = rq_queues_setting(services.REDIS_URL, QUEUE)
-
 
 
 def json_formatter() -> logging.Formatter:
