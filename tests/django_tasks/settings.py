@@ -36,6 +36,21 @@ INSTALLED_APPS = [
 if WITH_ADAPTER:
     INSTALLED_APPS.append("ctxcarry.adapters.django_tasks")
 
+# The benchmark's peer: django-structlog's experimental Django tasks receivers
+# (Django 6 only), which keep the context in a cache keyed by the result id.
+if os.environ.get("CTXCARRY_DJTASKS_PEER") == "django-structlog":
+    INSTALLED_APPS.append("django_structlog")
+    DJANGO_STRUCTLOG_DJANGO_TASKS_ENABLED = True
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "django_structlog": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": services.REDIS_URL,
+            "KEY_PREFIX": "ctxcarry-djt-bench",
+            "TIMEOUT": 600,
+        },
+    }
+
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
@@ -70,7 +85,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": json_formatter}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
-    "root": {"handlers": ["stdout"], "level": "INFO"},
+    "root": {
+        "handlers": ["stdout"],
+        "level": os.environ.get("CTXCARRY_DJTASKS_LOG_LEVEL", "INFO"),
+    },
 }
 
 # A real SDK provider, so tasks can start spans (the parent of what they enqueue).

@@ -37,6 +37,11 @@ def _pollute(label: str) -> None:
 
 
 @task()
+def noop() -> None:
+    """Nothing (the benchmark's task)."""
+
+
+@task()
 def probe(label: str) -> dict[str, Any]:
     """Report, then leave bindings behind."""
     report = seen(label)
