@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 REDIS_DB = 9
 #: This session's queue (database and rq): concurrent sessions never take each other's tasks.
 SESSION_QUEUE = f"djt{uuid.uuid4().hex[:8]}"
-WORKER_TIMEOUT = 90
+WORKER_TIMEOUT = 300  # a guard against a hung worker on a loaded machine, not a timing check
 
 
 def _with_db(url: str, db: int) -> str:
@@ -111,7 +111,9 @@ def rq_redis(tasks_settings: None, redis_url: str) -> Iterator[str]:
     client.close()
 
 
-def worker_env(database: str, *, with_adapter: bool = True) -> dict[str, str]:
+def worker_env(
+    database: str, *, with_adapter: bool = True, log_level: str = "INFO"
+) -> dict[str, str]:
     """The environment of a worker subprocess."""
     env = dict(os.environ)
     env.update(
@@ -119,6 +121,7 @@ def worker_env(database: str, *, with_adapter: bool = True) -> dict[str, str]:
         CTXCARRY_DJTASKS_DB_NAME=database,
         CTXCARRY_DJTASKS_QUEUE=SESSION_QUEUE,
         CTXCARRY_DJTASKS_ADAPTER="1" if with_adapter else "0",
+        CTXCARRY_DJTASKS_LOG_LEVEL=log_level,
         CTXCARRY_REDIS_URL=RQ_URL,
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     )
@@ -145,7 +148,9 @@ class WorkerRun:
         return [line for line in self.lines if f"id={task_id} " in str(line.get("event"))]
 
 
-def run_db_worker(database: str, *, with_adapter: bool = True) -> WorkerRun:
+def run_db_worker(
+    database: str, *, with_adapter: bool = True, log_level: str = "INFO"
+) -> WorkerRun:
     """Run ``manage.py db_worker --batch`` on this session's queue until it is empty."""
     completed = subprocess.run(
         [
@@ -161,7 +166,7 @@ def run_db_worker(database: str, *, with_adapter: bool = True) -> WorkerRun:
             SESSION_QUEUE,
             "--no-reload",
         ],
-        env=worker_env(database, with_adapter=with_adapter),
+        env=worker_env(database, with_adapter=with_adapter, log_level=log_level),
         cwd=REPO,
         capture_output=True,
         text=True,
