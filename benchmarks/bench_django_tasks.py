@@ -17,13 +17,20 @@ Modes (each a fresh producer and worker process):
   keyed by the result id). Django 6 only (they import ``django.tasks``).
 
 The producer has a span, one QueueVar and five structlog keys bound. Log
-lines below WARNING are filtered out in every mode. The task does nothing.
+lines below WARNING are filtered out in every mode (stdlib and structlog).
+The task does nothing.
+
+``--micro`` measures, in one process, only the receivers: the framework's
+signals sent the way db_worker sends them for a real ``DBTaskResult`` row
+(not saved), with each mode's receivers connected, and the enqueue side
+(``pre_save`` for a new row, and ``task_enqueued``).
 
 Needs PostgreSQL (a database ``bench_ctxcarry_djtasks`` is created and
 dropped) and, for django-structlog, Redis DB 9. From the repository root::
 
     python benchmarks/bench_django_tasks.py            # 500 tasks x 3 rounds
     python benchmarks/bench_django_tasks.py --tasks 1000 --rounds 5 --json
+    python benchmarks/bench_django_tasks.py --micro    # receivers only, in-process
 """
 
 from __future__ import annotations
@@ -146,13 +153,142 @@ def measure(mode: str, count: int) -> dict[str, float]:
     }
 
 
+def micro(iterations: int, rounds: int) -> dict[str, Any]:
+    """CPU microseconds per task of each mode's receivers, in this process."""
+    import datetime
+
+    os.environ.update(mode_env("ctxcarry", "default"))
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    import structlog
+    from django.db.models.signals import pre_save
+    from django.test.utils import override_settings
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+    from opentelemetry import trace
+
+    from ctxcarry.adapters import django_tasks as adapter
+    from tests.django_tasks.vars import djt_tenant
+
+    if django_6():
+        from django.tasks.signals import task_enqueued, task_finished, task_started
+    else:
+        from django_tasks.signals import task_enqueued, task_finished, task_started
+
+    def new_row(args_kwargs: dict[str, Any]) -> Any:
+        return DBTaskResult(
+            id=uuid.uuid4(),
+            args_kwargs=args_kwargs,
+            task_path="tests.django_tasks.tasks.noop",
+            backend_name="default",
+            queue_name="default",
+            status="RUNNING",
+            run_after=datetime.datetime(9999, 1, 1, tzinfo=datetime.timezone.utc),
+        )
+
+    structlog.contextvars.bind_contextvars(request_id="6f1c2a", user_id=42, a=1, b="two", c=3.5)
+    with trace.get_tracer("bench").start_as_current_span("web"), djt_tenant("acme"):
+        carried = new_row({"args": [], "kwargs": {}})
+        pre_save.send(sender=DBTaskResult, instance=carried)  # the adapter stamps it
+        structlog_context = structlog.contextvars.get_contextvars()
+    structlog.contextvars.clear_contextvars()
+    row = carried  # what db_worker reads: the carrier in args_kwargs
+    task_result = row.task_result
+
+    peer = None
+    caches = override_settings(
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            "django_structlog": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        }
+    )
+    caches.enable()
+    if django_6():
+        from django_structlog.tasks.receivers import DjangoTaskReceiver
+
+        peer = DjangoTaskReceiver()
+        with structlog.contextvars.bound_contextvars(**structlog_context):
+            peer.receiver_task_enqueued(sender=DatabaseBackend, task_result=task_result)
+
+    def run_side() -> None:
+        task_started.send(sender=DatabaseBackend, task_result=task_result)
+        task_finished.send(sender=DatabaseBackend, task_result=task_result)
+
+    def enqueue_side() -> None:
+        with structlog.contextvars.bound_contextvars(**structlog_context):
+            pre_save.send(sender=DBTaskResult, instance=new_row({"args": [], "kwargs": {}}))
+            task_enqueued.send(sender=DatabaseBackend, task_result=task_result)
+
+    def connect(mode: str) -> None:
+        if mode == "ctxcarry":
+            adapter.install()
+        else:
+            adapter.uninstall()
+        if peer is not None:
+            for signal, receiver in (
+                (task_started, peer.receiver_task_started),
+                (task_finished, peer.receiver_task_finished),
+                (task_enqueued, peer.receiver_task_enqueued),
+            ):
+                if mode == "django-structlog":
+                    signal.connect(receiver, weak=False, dispatch_uid=f"bench-{signal!r}")
+                else:
+                    signal.disconnect(dispatch_uid=f"bench-{signal!r}")
+
+    modes = ["none", "ctxcarry"] + (["django-structlog"] if peer is not None else [])
+    samples: dict[str, dict[str, list[float]]] = {m: {"run": [], "enqueue": []} for m in modes}
+    for number in range(rounds):
+        for mode in modes[number % len(modes) :] + modes[: number % len(modes)]:
+            connect(mode)
+            for side, call in (("run", run_side), ("enqueue", enqueue_side)):
+                call()
+                start = time.process_time_ns()
+                for _ in range(iterations):
+                    call()
+                elapsed = time.process_time_ns() - start
+                samples[mode][side].append(elapsed / iterations / 1000)
+                structlog.contextvars.clear_contextvars()
+    connect("none")
+    caches.disable()
+    results: dict[str, Any] = {}
+    for mode in modes:
+        results[mode] = {}
+        for side in ("run", "enqueue"):
+            values = samples[mode][side]
+            results[mode][f"{side}_us"] = round(statistics.median(values), 1)
+            base = samples["none"][side]
+            ratios = [value - none for value, none in zip(values, base, strict=True)]
+            results[mode][f"{side}_added_us"] = round(statistics.median(ratios), 1)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--modes", default="none,ctxcarry,django-structlog")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--micro", action="store_true", help="only the in-process receiver costs (fast)"
+    )
     args = parser.parse_args()
+    if args.micro:
+        load_before = os.getloadavg()
+        figures = micro(iterations=2000, rounds=max(args.rounds, 5))
+        if args.json:
+            print(json.dumps({"load_average": load_before, "modes": figures}, indent=2))
+            return
+        print(f"in-process, per task (CPU us, medians), load {load_before[0]:.1f}")
+        print("| mode | signals at run | added | signals at enqueue | added |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for mode, row in figures.items():
+            print(
+                f"| {mode} | {row['run_us']:.1f} | {row['run_added_us']:+.1f} "
+                f"| {row['enqueue_us']:.1f} | {row['enqueue_added_us']:+.1f} |"
+            )
+        return
     modes = [mode for mode in args.modes.split(",") if mode]
     skipped = []
     if "django-structlog" in modes and not django_6():

@@ -80,14 +80,20 @@ def json_formatter() -> logging.Formatter:
     )
 
 
+LOG_LEVEL = os.environ.get("CTXCARRY_DJTASKS_LOG_LEVEL", "INFO")
+# structlog's own loggers (django-structlog's, in the benchmark) filter the same way.
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(LOG_LEVEL))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": json_formatter}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "formatter": "json", "level": LOG_LEVEL}
+    },
     "root": {
         "handlers": ["stdout"],
-        "level": os.environ.get("CTXCARRY_DJTASKS_LOG_LEVEL", "INFO"),
+        "level": LOG_LEVEL,
     },
 }
 
