@@ -135,3 +135,25 @@ def test_finished_twice_is_harmless_and_a_lost_finish_is_undone_before_the_next_
     signals.task_finished.send(sender=sender, task_result=second)  # db_worker resends it
     signals.task_finished.send(sender=sender, task_result=first)  # late: nothing left to undo
     assert structlog.contextvars.get_contextvars() == {"worker": "w"}
+
+
+def test_an_active_span_stays_the_parent(tasks_settings: None, tracer: Any) -> None:
+    """Restore the carried trace only when no span is active (as with an instrumentation)."""
+    import django_tasks.signals as signals
+    from opentelemetry import trace
+
+    with tracer.start_as_current_span("enqueuer") as enqueuer:
+        carried = inject()
+    with tracer.start_as_current_span("worker's own") as own:
+        signals.task_started.send(sender=type(None), task_result=db_task("t-span", carried))
+        try:
+            assert trace.get_current_span() is own
+        finally:
+            signals.task_finished.send(sender=type(None), task_result=db_task("t-span", None))
+    signals.task_started.send(sender=type(None), task_result=db_task("t-none", carried))
+    try:
+        current = trace.get_current_span().get_span_context()
+        assert current.span_id == enqueuer.get_span_context().span_id  # attached: no span active
+    finally:
+        signals.task_finished.send(sender=type(None), task_result=db_task("t-none", None))
+    assert not trace.get_current_span().get_span_context().is_valid
