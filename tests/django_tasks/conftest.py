@@ -112,7 +112,11 @@ def rq_redis(tasks_settings: None, redis_url: str) -> Iterator[str]:
 
 
 def worker_env(
-    database: str, *, with_adapter: bool = True, log_level: str = "INFO"
+    database: str,
+    *,
+    with_adapter: bool = True,
+    log_level: str = "INFO",
+    raising_receiver: bool = False,
 ) -> dict[str, str]:
     """The environment of a worker subprocess."""
     env = dict(os.environ)
@@ -122,6 +126,7 @@ def worker_env(
         CTXCARRY_DJTASKS_QUEUE=SESSION_QUEUE,
         CTXCARRY_DJTASKS_ADAPTER="1" if with_adapter else "0",
         CTXCARRY_DJTASKS_LOG_LEVEL=log_level,
+        CTXCARRY_DJTASKS_RAISING="1" if raising_receiver else "0",
         CTXCARRY_REDIS_URL=RQ_URL,
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     )
@@ -149,7 +154,11 @@ class WorkerRun:
 
 
 def run_db_worker(
-    database: str, *, with_adapter: bool = True, log_level: str = "INFO"
+    database: str,
+    *,
+    with_adapter: bool = True,
+    log_level: str = "INFO",
+    raising_receiver: bool = False,
 ) -> WorkerRun:
     """Run ``manage.py db_worker --batch`` on this session's queue until it is empty."""
     completed = subprocess.run(
@@ -166,7 +175,12 @@ def run_db_worker(
             SESSION_QUEUE,
             "--no-reload",
         ],
-        env=worker_env(database, with_adapter=with_adapter, log_level=log_level),
+        env=worker_env(
+            database,
+            with_adapter=with_adapter,
+            log_level=log_level,
+            raising_receiver=raising_receiver,
+        ),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -179,7 +193,11 @@ def run_db_worker(
 
 
 def run_rq_worker(
-    database: str = "", *, worker_class: str | None = None, with_adapter: bool = True
+    database: str = "",
+    *,
+    worker_class: str | None = None,
+    with_adapter: bool = True,
+    raising_receiver: bool = False,
 ) -> WorkerRun:
     """Run ``manage.py rqworker --burst`` (django-rq) with django-tasks-rq's job class."""
     command = [
@@ -197,7 +215,7 @@ def run_rq_worker(
         command += ["--worker-class", worker_class]
     completed = subprocess.run(
         command,
-        env=worker_env(database, with_adapter=with_adapter),
+        env=worker_env(database, with_adapter=with_adapter, raising_receiver=raising_receiver),
         cwd=REPO,
         capture_output=True,
         text=True,

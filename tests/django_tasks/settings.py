@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "django_rq",
 ]
+if os.environ.get("CTXCARRY_DJTASKS_RAISING") == "1":  # before ours: see raising_receivers
+    INSTALLED_APPS.append("tests.django_tasks.raising_receivers.RaisingReceiversConfig")
 if WITH_ADAPTER:
     INSTALLED_APPS.append("ctxcarry.adapters.django_tasks")
 

@@ -147,3 +147,24 @@ def test_structlog_keys_bound_in_the_worker_are_kept() -> None:
     # The worker's own bindings (made outside any task) survive each task.
     structlog.contextvars.bind_contextvars(worker="w1")
     assert structlog.contextvars.get_contextvars() == {"worker": "w1"}
+
+
+def test_a_raising_receiver_before_ours_still_leaves_the_next_task_clean(
+    tasks: Any, db_tasks: str
+) -> None:
+    # tests.django_tasks.raising_receivers: its task_finished receiver runs before ours and
+    # raises on the SUCCESSFUL send; db_worker marks the task FAILED and sends it again.
+    with bound("acme", djt_request="r-7"):
+        first = on_queue(tasks.probe, priority=2).enqueue("raise-once")
+    after = on_queue(tasks.probe, priority=1).enqueue("after")
+
+    run = run_db_worker(db_tasks, raising_receiver=True)
+
+    first.refresh()
+    assert first.status == "FAILED"  # what a raising receiver does, ctxcarry or not
+    report = result_of(after)
+    assert report["tenant"] is None
+    assert own_keys(report) == {}
+    idle = [line for line in run.lines if "No more tasks" in str(line.get("event"))]
+    assert idle
+    assert not {"task_id", "djt_request", "djt_leak"} & idle[0].keys()

@@ -139,3 +139,20 @@ def test_mixed_versions(tasks: Any) -> None:
     report = result_of(old_producer)
     assert report["tenant"] is None
     assert report["log"]["task_id"] == str(old_producer.id)
+
+
+def test_a_lost_task_finished_is_undone_before_the_next_job(tasks: Any) -> None:
+    # tests.django_tasks.raising_receivers: its task_finished receiver runs before ours and
+    # raises on every send, so ours never runs; the SimpleWorker fails the job and goes on.
+    with bound("acme", djt_request="r-4"):
+        first = on_rq(tasks.probe).enqueue("raise-always")
+    after = on_rq(tasks.probe).enqueue("after")
+
+    run = run_rq_worker(worker_class="rq.worker.SimpleWorker", raising_receiver=True)
+
+    first.refresh()
+    assert first.status == "FAILED"
+    report = result_of(after)
+    assert report["tenant"] is None
+    assert own_keys(report) == {}
+    assert [line for line in run.lines if "did not reach ctxcarry" in str(line.get("event"))]
