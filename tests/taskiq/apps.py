@@ -135,10 +135,10 @@ def make_broker(
         _running["max"] = max(_running["max"], _running["now"])
         try:
             first = (tenant.get(), structlog.contextvars.get_contextvars().get("req"))
-            await asyncio.sleep(random.uniform(0.05, 0.4))
+            await asyncio.sleep(random.uniform(0.5, 1.5))
             structlog.contextvars.bind_contextvars(req=f"rebound-{index}", own=index)
             tenant.set(f"rebound-{index}")
-            await asyncio.sleep(random.uniform(0.0, 0.2))
+            await asyncio.sleep(random.uniform(0.0, 0.3))
             second = (tenant.get(), structlog.contextvars.get_contextvars())
         finally:
             _running["now"] -= 1

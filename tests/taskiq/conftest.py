@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,7 +168,13 @@ class Worker:
 
 
 def _environment(
-    queue: str, transport: str, broker_url: str, sink_url: str, installed: bool, otel: str, logfile: Path
+    queue: str,
+    transport: str,
+    broker_url: str,
+    sink_url: str,
+    installed: bool,
+    otel: str,
+    logfile: Path,
 ) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -263,7 +269,9 @@ def workers(
     pool.stop_all()
 
 
-def producer(worker: Worker, installed: bool = True, otel: str = "none", **kwargs: Any) -> AsyncBroker:
+def producer(
+    worker: Worker, installed: bool = True, otel: str = "none", **kwargs: Any
+) -> AsyncBroker:
     """This process's twin of ``worker``'s broker (not started)."""
     if worker.transport == "amqp":
         raw = amqp_broker(worker.broker_url, worker.queue)

@@ -13,9 +13,7 @@ from tests.taskiq.conftest import Sink, Workers, producer, started
 pytestmark = pytest.mark.integration
 
 
-def test_async_task_sees_the_context_it_was_sent_from(
-    workers: Workers, sink: Sink
-) -> None:
+def test_async_task_sees_the_context_it_was_sent_from(workers: Workers, sink: Sink) -> None:
     worker = workers.get()
 
     async def send() -> str:
@@ -31,9 +29,7 @@ def test_async_task_sees_the_context_it_was_sent_from(
     assert seen["log"] == {"request_id": "r-1", "task_id": task_id, "task_name": "ctx.report"}
 
 
-def test_sync_task_in_the_executor_sees_the_context(
-    workers: Workers, sink: Sink
-) -> None:
+def test_sync_task_in_the_executor_sees_the_context(workers: Workers, sink: Sink) -> None:
     worker = workers.get()
 
     async def send() -> None:
@@ -57,7 +53,8 @@ def test_each_task_starts_clean_of_the_previous_tasks_bindings(
 
     async def send() -> None:
         async with started(producer(worker)) as broker:
-            report, sync_report = broker.find_task("ctx.report"), broker.find_task("ctx.sync_report")
+            report = broker.find_task("ctx.report")
+            sync_report = broker.find_task("ctx.sync_report")
             with tenant("first"):
                 await report.kiq(sink.key, "first")
             sink.take()
@@ -107,7 +104,8 @@ def test_task_identity_is_in_the_tasks_log_lines_and_taskiqs_own(
     lines = worker.log_lines()
     probe = [line for line in lines if line.get("event") == "probe-line"]
     executing = [line for line in lines if "Executing task ctx.log_probe" in line.get("event", "")]
-    assert probe and executing, lines
+    assert probe, lines
+    assert executing, lines
     for line in (probe[0], executing[0]):
         assert line["task_id"] == task_id
         assert line["task_name"] == "ctx.log_probe"

@@ -18,7 +18,10 @@ def _configure_logging(path: str) -> None:
     """JSON lines with the structlog contextvars, for structlog and stdlib loggers."""
     formatter = structlog.stdlib.ProcessorFormatter(
         processor=structlog.processors.JSONRenderer(),
-        foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_logger_name],
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_logger_name,
+        ],
     )
     handler = logging.FileHandler(path)
     handler.setFormatter(formatter)
@@ -54,4 +57,7 @@ def _build() -> AsyncBroker:
 
 
 broker = _build()
-scheduler = TaskiqScheduler(broker, [schedule_source(os.environ["CTXCARRY_TASKIQ_SINK"], os.environ["CTXCARRY_TASKIQ_QUEUE"])])
+scheduler = TaskiqScheduler(
+    broker,
+    [schedule_source(os.environ["CTXCARRY_TASKIQ_SINK"], os.environ["CTXCARRY_TASKIQ_QUEUE"])],
+)
