@@ -200,9 +200,14 @@ class Workers:
         self.request = request
         self.started: dict[tuple[Any, ...], Worker] = {}
 
-    def get(self, installed: bool = True, otel: str = "none", transport: str = "redis") -> Worker:
-        """A running ``taskiq worker --workers 1`` with this configuration."""
-        key = ("worker", installed, otel, transport)
+    def get(
+        self, installed: bool = True, otel: str = "none", transport: str = "redis", own: str = ""
+    ) -> Worker:
+        """A running ``taskiq worker --workers 1`` with this configuration.
+
+        ``own`` names a worker of its own (for tests that read its whole log).
+        """
+        key = ("worker", installed, otel, transport, own)
         worker = self.started.get(key)
         if worker is None or not worker.alive():
             queue = unique(f"{transport}-")
