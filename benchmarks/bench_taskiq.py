@@ -24,7 +24,10 @@ is the *worker* cost. No broker I/O is included: the figures are what
 propagation adds on top of whatever the transport costs.
 
 Reported: medians over rounds of microseconds per task (worker and send), and
-of each mode's ratio to ``none`` measured in the same round.
+of each mode's ratio to ``none`` measured in the same round; then the
+adapter's own hooks alone, in a tight loop (``pre_send``, and ``pre_execute``
+plus ``post_execute`` each in a fresh copy of an empty context, as a worker
+task has), next to the core's extract enter/exit on the same carrier.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import time
 from typing import Any
 
 MODES = ("none", "ctxcarry", "otel", "ctxcarry+otel")
+MICRO_LOOPS = 20_000
 BATCH = 100
 WARMUP = 500
 
@@ -120,6 +124,61 @@ def run_one(mode: str, tasks: int) -> dict[str, Any]:
     }
 
 
+def run_micro(loops: int) -> dict[str, float]:
+    """The adapter's hooks alone, microseconds per call (CPU time), in a tight loop."""
+    import contextvars
+
+    import structlog
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from taskiq import InMemoryBroker
+
+    from ctxcarry import QueueVar, get_default_carrier
+    from ctxcarry.adapters.taskiq import install
+    from ctxcarry.adapters.taskiq.wire import LABEL
+
+    trace.set_tracer_provider(TracerProvider())
+    tenant = QueueVar("bench_taskiq_micro.tenant", default=None)
+    user = QueueVar("bench_taskiq_micro.user", default=None)
+    broker = InMemoryBroker()
+    middleware = install(broker)
+
+    @broker.task(task_name="bench.micro")
+    async def noop() -> None:
+        return None
+
+    message = noop.kicker()._prepare_message()
+    structlog.contextvars.bind_contextvars(
+        request_id="7f3a9c", user_id=42, org="acme", path="/orders", client="web"
+    )
+    results = {}
+    span = trace.get_tracer("bench").start_as_current_span("request")
+    with span, tenant("acme"), user("u-42"):
+        started = time.process_time()
+        for _ in range(loops):
+            middleware.pre_send(message)
+        results["pre_send"] = (time.process_time() - started) / loops * 1e6
+        carried = get_default_carrier().inject()
+    structlog.contextvars.clear_contextvars()
+    empty = contextvars.Context()
+
+    def run_hooks() -> None:
+        middleware.post_execute(middleware.pre_execute(message), None)  # type: ignore[arg-type]
+
+    def run_core() -> None:
+        scope = get_default_carrier().extract(carried, restore_trace="if_no_active_span")
+        scope.enter()
+        scope.exit()
+
+    for name, step in (("pre_execute+post_execute", run_hooks), ("core enter+exit", run_core)):
+        started = time.process_time()
+        for _ in range(loops):
+            empty.copy().run(step)
+        results[name] = (time.process_time() - started) / loops * 1e6
+    assert LABEL in message.labels
+    return results
+
+
 def _run_in_child(mode: str, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", mode, "--tasks", str(args.tasks)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -162,8 +221,11 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*MODES, "micro"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "micro":
+        print(json.dumps(run_micro(MICRO_LOOPS)))
+        return
     if args.child:
         print(json.dumps(run_one(args.child, args.tasks)))
         return
@@ -172,10 +234,15 @@ def main() -> None:
         order = list(itertools.islice(itertools.cycle(MODES), index, index + len(MODES)))
         rounds.append({mode: _run_in_child(mode, args) for mode in order})
     summary = _summary(rounds)
+    micro = _run_in_child("micro", args)
     if args.json:
-        print(json.dumps({"tasks": args.tasks, "rounds": rounds, "summary": summary}, indent=2))
-    else:
-        _print_table(summary, args)
+        result = {"tasks": args.tasks, "rounds": rounds, "summary": summary, "micro": micro}
+        print(json.dumps(result, indent=2))
+        return
+    _print_table(summary, args)
+    print(f"adapter hooks alone, tight loop ({MICRO_LOOPS} calls, CPU us per call):")
+    for name, value in micro.items():
+        print(f"  {name:<28}{value:>8.1f}")
 
 
 if __name__ == "__main__":
