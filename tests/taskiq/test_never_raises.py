@@ -11,7 +11,7 @@ import structlog
 from taskiq import InMemoryBroker, TaskiqMessage
 
 from ctxcarry import Carrier
-from ctxcarry.adapters.taskiq import LABEL, CtxcarryMiddleware, install
+from ctxcarry.adapters.taskiq import LABEL, CtxcarryMiddleware, install, with_context
 from tests.taskiq.apps import report, tenant
 
 
@@ -100,3 +100,25 @@ def test_post_execute_without_a_pre_execute_does_nothing() -> None:
         assert structlog.contextvars.get_contextvars() == before
 
     asyncio.run(call())
+
+
+def test_with_context_never_raises_and_always_returns_the_kicker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker, _ = _broker(Carrier(strict=True))
+    kicker = broker.find_task("never.report").kicker()
+    with caplog.at_level(logging.ERROR, logger="ctxcarry"):
+        structlog.contextvars.bind_contextvars(unserialisable=object())
+        assert with_context(kicker) is kicker
+    assert LABEL not in kicker.labels
+    assert any("with_context failed" in r.getMessage() for r in caplog.records)
+
+
+def test_with_context_adds_the_label_only_when_something_is_bound() -> None:
+    broker, _ = _broker()
+    kicker = broker.find_task("never.report").kicker()
+    assert LABEL not in with_context(kicker).labels
+    with tenant("scheduled"):
+        labels = with_context(kicker).labels
+    assert isinstance(labels[LABEL], str)
+    assert "scheduled" in labels[LABEL]
