@@ -10,6 +10,7 @@ for ``taskiq worker``. Every task reports what it saw into a Redis list (the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -28,8 +29,8 @@ from ctxcarry.adapters.taskiq import install
 
 tenant: QueueVar[str | None] = QueueVar("taskiq_tests.tenant", default=None)
 
-#: Messages of ``ctx.concurrent`` running right now in this process, and the most seen.
-_running = {"now": 0, "max": 0}
+#: Per sink: ``ctx.concurrent`` tasks running now, the most seen, and "enough run at once".
+_together: dict[str, dict[str, Any]] = {}
 
 
 def report(tag: object) -> dict[str, Any]:
@@ -56,8 +57,11 @@ class Sinks:
     def client(self) -> redis.asyncio.Redis:
         loop = id(asyncio.get_running_loop())
         found = self._clients.get(loop)
-        if found is None:
-            found = self._clients[loop] = redis.asyncio.Redis.from_url(self.url)
+        if found is None:  # 500 concurrent tasks wait for a connection instead of failing
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                self.url, max_connections=50, timeout=60
+            )
+            found = self._clients[loop] = redis.asyncio.Redis(connection_pool=pool)
         return found
 
     async def push(self, sink: str, value: dict[str, Any]) -> None:
@@ -130,24 +134,30 @@ def make_broker(
         return seen
 
     @broker.task(task_name="ctx.concurrent")
-    async def concurrent_task(sink: str, index: int) -> dict[str, Any]:
-        _running["now"] += 1
-        _running["max"] = max(_running["max"], _running["now"])
+    async def concurrent_task(sink: str, index: int, together: int) -> dict[str, Any]:
+        """Waits (at most 20 s) until ``together`` tasks of its sink run at once."""
+        state = _together.setdefault(sink, {"now": 0, "max": 0, "event": asyncio.Event()})
+        state["now"] += 1
+        state["max"] = max(state["max"], state["now"])
+        if state["now"] >= together:
+            state["event"].set()
         try:
             first = (tenant.get(), structlog.contextvars.get_contextvars().get("req"))
-            await asyncio.sleep(random.uniform(0.5, 1.5))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(state["event"].wait(), 20)
+            await asyncio.sleep(random.uniform(0.0, 0.2))
             structlog.contextvars.bind_contextvars(req=f"rebound-{index}", own=index)
             tenant.set(f"rebound-{index}")
-            await asyncio.sleep(random.uniform(0.0, 0.3))
+            await asyncio.sleep(random.uniform(0.0, 0.2))
             second = (tenant.get(), structlog.contextvars.get_contextvars())
         finally:
-            _running["now"] -= 1
+            state["now"] -= 1
         seen = {
             "index": index,
             "first": list(first),
             "second_tenant": second[0],
             "second_log": second[1],
-            "max_running": _running["max"],
+            "max_running": state["max"],
         }
         await sinks.push(sink, seen)
         return seen

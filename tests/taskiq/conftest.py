@@ -103,14 +103,11 @@ class Sink:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"only {len(reports)} of {count} reports after {timeout}s")
-            item = self.client.blpop([self.key], timeout=max(1, int(left)))
+            # Short waits: redis-py's socket timeout must not fire during a long BLPOP.
+            item = self.client.blpop([self.key], timeout=min(2, max(1, int(left))))
             if item is not None:
                 reports.append(json.loads(item[1]))
         return reports
-
-    def empty_for(self, seconds: float) -> bool:
-        """True if nothing arrives within ``seconds``."""
-        return self.client.blpop([self.key], timeout=seconds) is None
 
 
 @pytest.fixture
@@ -156,11 +153,16 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask the process group to stop (SIGTERM)."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
+
+    def stop(self, grace: float = 5) -> None:
+        """TERM the process group, then KILL it if it lingers after ``grace`` seconds."""
+        self.terminate()
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -258,8 +260,12 @@ class Workers:
         return Worker(queue, transport, broker_url, self.redis_url, process, output, logfile)
 
     def stop_all(self) -> None:
+        """Stop every process, all at once (a worker may linger up to the grace period)."""
         for worker in self.started.values():
-            worker.stop()
+            worker.terminate()
+        deadline = time.monotonic() + 5
+        for worker in self.started.values():
+            worker.stop(grace=max(0.1, deadline - time.monotonic()))
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,14 @@ from taskiq_aio_pika.exchange import Exchange
 from taskiq_aio_pika.queue import Queue, QueueType
 from taskiq_redis import ListQueueBroker, ListRedisScheduleSource
 
+#: redis-py 8 reads with a 5 s socket timeout by default, which ends taskiq-redis's
+#: BRPOP (it waits without a timeout) and with it an idle worker process.
+NO_SOCKET_TIMEOUT = {"socket_timeout": None}
+
 
 def redis_broker(url: str, queue: str) -> AsyncBroker:
     """A ``ListQueueBroker`` on its own list."""
-    return ListQueueBroker(url, queue_name=queue)
+    return ListQueueBroker(url, queue_name=queue, **NO_SOCKET_TIMEOUT)
 
 
 def amqp_queue_names(queue: str) -> tuple[str, str]:
@@ -32,4 +36,4 @@ def amqp_broker(url: str, queue: str) -> AsyncBroker:
 
 def schedule_source(url: str, queue: str) -> ListRedisScheduleSource:
     """A Redis schedule source under this queue's prefix."""
-    return ListRedisScheduleSource(url, prefix=f"{queue}:schedule")
+    return ListRedisScheduleSource(url, prefix=f"{queue}:schedule", **NO_SOCKET_TIMEOUT)
