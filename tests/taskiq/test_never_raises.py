@@ -10,7 +10,7 @@ import pytest
 import structlog
 from taskiq import InMemoryBroker, TaskiqMessage
 
-from ctxcarry import Carrier
+from ctxcarry import Carrier, Extraction
 from ctxcarry.adapters.taskiq import LABEL, CtxcarryMiddleware, install, with_context
 from tests.taskiq.apps import report, tenant
 
@@ -122,3 +122,24 @@ def test_with_context_adds_the_label_only_when_something_is_bound() -> None:
         labels = with_context(kicker).labels
     assert isinstance(labels[LABEL], str)
     assert "scheduled" in labels[LABEL]
+
+
+def test_a_failing_undo_is_logged_and_the_task_still_completes(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker, seen = _broker()
+
+    def broken(self: Extraction) -> None:
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(Extraction, "exit", broken)
+
+    async def call() -> None:
+        with tenant("undo"):
+            task = await broker.find_task("never.report").kiq("undo")
+        assert (await task.wait_result(timeout=5)).is_err is False
+
+    with caplog.at_level(logging.ERROR, logger="ctxcarry"):
+        asyncio.run(call())
+    assert seen[0]["tenant"] == "undo"
+    assert any("Taskiq post_execute failed" in r.getMessage() for r in caplog.records)
