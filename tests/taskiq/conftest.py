@@ -59,16 +59,10 @@ def taskiq_redis_url(redis_url: str) -> Iterator[str]:
     client.close()
 
 
-_amqp_queues: list[str] = []
-
-
 @pytest.fixture(scope="session")
-def taskiq_amqp_url(amqp_url: str) -> Iterator[str]:
-    """RabbitMQ; this session's exchanges and queues are deleted at the end."""
-    url = amqp_url.rstrip("/") + "/" if amqp_url.endswith("//") else amqp_url
-    yield url
-    if _amqp_queues:
-        asyncio.run(_delete_amqp(url, list(_amqp_queues)))
+def taskiq_amqp_url(amqp_url: str) -> str:
+    """RabbitMQ (this session's exchanges and queues are deleted by :class:`Workers`)."""
+    return amqp_url.rstrip("/") + "/" if amqp_url.endswith("//") else amqp_url
 
 
 async def _delete_amqp(url: str, queues: list[str]) -> None:
@@ -201,6 +195,8 @@ class Workers:
         self.directory = directory
         self.request = request
         self.started: dict[tuple[Any, ...], Worker] = {}
+        self.amqp_queues: list[str] = []
+        self.amqp_url = ""
 
     def get(
         self, installed: bool = True, otel: str = "none", transport: str = "redis", own: str = ""
@@ -244,8 +240,9 @@ class Workers:
         suffix: str = "",
     ) -> Worker:
         if transport == "amqp":
-            broker_url = self.request.getfixturevalue("taskiq_amqp_url")
-            _amqp_queues.append(queue)
+            broker_url = self.amqp_url = self.request.getfixturevalue("taskiq_amqp_url")
+            if queue not in self.amqp_queues:
+                self.amqp_queues.append(queue)
         else:
             broker_url = self.redis_url
         output = self.directory / f"{queue}{suffix}.out"
@@ -266,6 +263,8 @@ class Workers:
         deadline = time.monotonic() + 5
         for worker in self.started.values():
             worker.stop(grace=max(0.1, deadline - time.monotonic()))
+        if self.amqp_queues:  # after the workers: a live consumer would declare them again
+            asyncio.run(_delete_amqp(self.amqp_url, self.amqp_queues))
 
 
 @pytest.fixture(scope="session")
