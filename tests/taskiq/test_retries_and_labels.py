@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 import structlog
 from taskiq import InMemoryBroker
 from taskiq.kicker import AsyncKicker
+from taskiq.middlewares import SmartRetryMiddleware
 
 from ctxcarry.adapters.taskiq import LABEL, install
-from tests.taskiq.apps import tenant
+from tests.taskiq.apps import report, tenant
 from tests.taskiq.conftest import Sink, Workers, producer, started
 
 
@@ -90,3 +92,37 @@ def test_label_is_a_json_string_typed_str_and_survives_taskiqs_label_preparation
     assert carried["structlog_context"] == {"request_id": "r-label", "note": "é"}
     again = AsyncKicker("labels.probe", broker, dict(message.labels))._prepare_message()
     assert again.labels[LABEL] == label  # the retry middlewares' copy keeps it exactly
+
+
+def test_smart_retry_middleware_retries_run_in_the_original_context() -> None:
+    """SmartRetryMiddleware (no schedule source) re-kicks with ``.with_labels(delay=...)``.
+
+    On ``InMemoryBroker`` the retry runs in a copy of the failed attempt's context
+    (its ``kick`` is ``create_task``), so only what travels is checked here: the
+    QueueVar the attempt changed is the original one again.
+    """
+    broker = InMemoryBroker()
+    broker.add_middlewares(SmartRetryMiddleware(default_retry_count=3, default_delay=0))
+    install(broker)
+    seen: list[dict[str, Any]] = []
+
+    @broker.task(task_name="smart.flaky", retry_on_error=True)
+    async def flaky() -> None:
+        seen.append(report(len(seen)))
+        structlog.contextvars.bind_contextvars(attempt_bound="leak?")
+        tenant.set("set-by-attempt")
+        if len(seen) < 3:
+            raise RuntimeError("fails on purpose")
+
+    async def call() -> None:
+        structlog.contextvars.bind_contextvars(request_id="r-smart")
+        with tenant("smart"):
+            await flaky.kiq()
+        for _ in range(50):
+            await broker.wait_all()
+            if len(seen) == 3:
+                break
+            await asyncio.sleep(0.05)
+
+    asyncio.run(call())
+    assert [(s["tenant"], s["log"].get("request_id")) for s in seen] == [("smart", "r-smart")] * 3
