@@ -77,6 +77,7 @@ __all__ = [
     "replayed",
     "report_hook_failure",
     "request_keys",
+    "task_identity",
     "trace_fields",
 ]
 
@@ -157,23 +158,29 @@ def import_queuevar_modules(modules: Iterable[str]) -> None:
 
 
 def enter_task_scope(
-    carrier: Carrier, raw: object, *, restore_trace: TraceRestore, task: object
+    carrier: Carrier,
+    raw: object,
+    *,
+    restore_trace: TraceRestore,
+    task: object,
+    identity: Mapping[str, object] | None = None,
 ) -> Extraction:
     """Open a task's scope: ``raw`` restored, or a guard when the carrier is refused.
 
     A strict Carrier raises :class:`~ctxcarry.CarrierError` for a carrier it
     would otherwise trim; the task still runs, and what it binds must still
     be undone, so the scope falls back to :func:`guard_scope` and one warning
-    names ``task`` and the problems. Returns the open scope; close it with
+    names ``task`` and the problems. ``identity`` (see :func:`task_identity`)
+    is bound for the task either way. Returns the open scope; close it with
     ``exit()`` in the hook after the task.
     """
     scope = carrier.extract(raw, restore_trace=restore_trace)
     try:
-        scope.enter()
+        scope.enter(bind=identity)
     except CarrierError as exc:
         logger.warning("ctxcarry: task %s runs without its carrier: %s", safe_name(task), exc)
         scope = guard_scope()
-        scope.enter()
+        scope.enter(bind=identity)
     return scope
 
 
@@ -243,21 +250,33 @@ def never_raises(what: str) -> Callable[[F], F]:
     return decorate
 
 
+def task_identity(
+    *, task_id: object, task_name: object, parent_task_id: object = None
+) -> dict[str, str]:
+    """The running task's identity as structlog keys (``task_id``, ``task_name``, parent).
+
+    ``None`` values are left out; others become ``str``. Pass the result to
+    ``scope.enter(bind=...)`` (or :func:`enter_task_scope`'s ``identity``): the
+    keys then last exactly the task, every line it logs carries them (the
+    scope's own warning included), and they are never carried onward, so a
+    task's id never becomes its children's (see :data:`TASK_IDENTITY_KEYS`).
+    """
+    values = {TASK_ID_KEY: task_id, TASK_NAME_KEY: task_name, PARENT_TASK_ID_KEY: parent_task_id}
+    return {key: str(value) for key, value in values.items() if value is not None}
+
+
 def bind_task_identity(
     *, task_id: object, task_name: object, parent_task_id: object = None
 ) -> None:
-    """Bind the running task's id, name and parent id as structlog keys.
+    """Bind :func:`task_identity` in the current context, inside an open scope.
 
-    Call it inside the task's open scope (after ``enter()``): the scope's exit
-    undoes it, so the identity lasts exactly the task. ``None`` values are not
-    bound; others are bound as ``str``. These keys are never carried onward:
-    a task's own id must not become its children's id (see
-    :data:`TASK_IDENTITY_KEYS`).
+    The scope's exit undoes it. Prefer ``scope.enter(bind=task_identity(...))``,
+    which binds it with the scope's own tokens (a faster exit) and before the
+    scope's warning.
     """
-    values = {TASK_ID_KEY: task_id, TASK_NAME_KEY: task_name, PARENT_TASK_ID_KEY: parent_task_id}
-    for key, value in values.items():
-        if value is not None:
-            _logvars.var_for(key).set(str(value))
+    identity = task_identity(task_id=task_id, task_name=task_name, parent_task_id=parent_task_id)
+    for key, value in identity.items():
+        _logvars.var_for(key).set(value)
 
 
 @contextmanager

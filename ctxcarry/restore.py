@@ -17,6 +17,7 @@ queue offers a hook before and a hook after each task.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
@@ -90,8 +91,13 @@ class Extraction:
         """True while the block runs with the carried trace context attached by us."""
         return self._scope.attached_trace
 
-    def enter(self) -> QueueContext:
+    def enter(self, *, bind: Mapping[str, object] | None = None) -> QueueContext:
         """Restore the carrier; return what it held.
+
+        ``bind`` holds structlog keys to bind for the block on top of what was
+        restored, before any warning is logged, so the warning carries them
+        (an adapter passes the task's identity here). They are undone at exit
+        like everything else, with their own tokens (the fast way).
 
         Raises only :class:`~ctxcarry.CarrierError`, and only with a strict
         Carrier, before anything changed. A second ``enter`` raises
@@ -102,6 +108,7 @@ class Extraction:
         decoder = self._decoder
         if decoder is None:
             self._scope.enter()
+            self._bind(bind)
             self.context = QueueContext()
             return self.context
         decoded = decoder.decode(self._raw)  # raises here, before any change, when strict
@@ -124,10 +131,17 @@ class Extraction:
         headers = decoded.trace_headers
         if headers and self._restore_trace != "never":
             self._attach_trace(headers)
+        self._bind(bind)
         if problems:
             problems.warn("ctxcarry.extract")  # inside the restored context: it carries it
         self.context = decoded
         return decoded
+
+    def _bind(self, values: Mapping[str, object] | None) -> None:
+        if values:
+            scope = self._scope
+            for key, value in values.items():
+                scope.set(_logvars.var_for(key), value)
 
     def _attach_trace(self, headers: Any) -> None:
         if (

@@ -25,10 +25,10 @@ from typing import Any
 from ctxcarry import TraceRestore
 from ctxcarry.kit import (
     ScopeStore,
-    bind_task_identity,
     enter_task_scope,
     guard_scope,
     never_raises,
+    task_identity,
 )
 
 from .registry import installation_for
@@ -70,17 +70,20 @@ def on_task_prerun(task: Any = None, **_: Any) -> None:
         return
     request = task.request
     raw = read_carrier(request)
+    identity = (
+        task_identity(task_id=request.id, task_name=task.name, parent_task_id=request.parent_id)
+        if installation.task_identity
+        else None
+    )
     if raw is None and request.is_eager:
         scope = guard_scope()
-        scope.enter()
+        scope.enter(bind=identity)
     else:
         policy: TraceRestore = "never" if celery_instrumentor_active() else "if_no_active_span"
-        scope = enter_task_scope(installation.carrier, raw, restore_trace=policy, task=request.id)
-    _scopes.put(request, scope)
-    if installation.task_identity:
-        bind_task_identity(
-            task_id=request.id, task_name=task.name, parent_task_id=request.parent_id
+        scope = enter_task_scope(
+            installation.carrier, raw, restore_trace=policy, task=request.id, identity=identity
         )
+    _scopes.put(request, scope)
 
 
 @never_raises("Celery task_postrun")

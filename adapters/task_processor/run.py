@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ctxcarry import CarrierError
-from ctxcarry.kit import bind_task_identity, checked_trace_headers, trace_fields
+from ctxcarry.kit import checked_trace_headers, task_identity, trace_fields
 
 from . import config
 
@@ -46,17 +46,20 @@ def wrap_run_task(original: Callable[..., R]) -> Callable[..., R]:
         scope = config.installation.carrier.extract(
             getattr(task, "trace_context", None), restore_trace="never"
         )
+        identity = (
+            task_identity(
+                task_id=getattr(task, "uuid", None),
+                task_name=getattr(task, "task_identifier", None),
+            )
+            if config.installation.task_identity
+            else None
+        )
         try:
-            scope.enter()
+            scope.enter(bind=identity)
         except CarrierError:
             # Strict Carrier: run without it; the task's own run() raises, so the
             # task fails visibly (and is recorded) instead of staying locked.
             return _run_with_safe_trace_fields(original, task, args, kwargs)
-        if config.installation.task_identity:
-            bind_task_identity(
-                task_id=getattr(task, "uuid", None),
-                task_name=getattr(task, "task_identifier", None),
-            )
         token = _restored_task.set(task)
         try:
             return _run_with_safe_trace_fields(original, task, args, kwargs)
