@@ -37,7 +37,7 @@ import dramatiq
 from ctxcarry import Carrier, Extraction, priority
 from ctxcarry.kit import Installation, ScopeStore, bind_task_identity, guard_scope, never_raises
 
-from .direct import unwrap_actor, worker_call, wrap_actor
+from .direct import unwrap_actor, wrap_actor
 from .wire import OPTION, PARENT_OPTION, read_carrier, read_parent_id
 
 __all__ = ["ContextMiddleware", "running_message_id"]
@@ -67,11 +67,11 @@ class ContextMiddleware(dramatiq.Middleware):
         self.task_identity = task_identity
         self._scopes = ScopeStore()
 
-    # -- actors: direct calls run guarded -------------------------------------------------
+    # -- actors: their function runs guarded ----------------------------------------------
 
     @never_raises("Dramatiq after_declare_actor")
     def after_declare_actor(self, broker: Any, actor: Any) -> None:
-        """Wrap the actor's function so a direct call leaves its caller intact."""
+        """Wrap the actor's function: a direct call leaves its caller intact (see ``direct``)."""
         if self.installation.active:
             wrap_actor(actor, self.installation)
 
@@ -120,7 +120,6 @@ class ContextMiddleware(dramatiq.Middleware):
         message_id = message.message_id
         vars(message)[_TOKENS_ATTRIBUTE] = (
             running_message_id.set(message_id if isinstance(message_id, str) else None),
-            worker_call.set(message.actor_name),
         )
         if self.task_identity:
             bind_task_identity(
