@@ -191,14 +191,20 @@ class SubprocessWorker:
         return lines
 
     def stop(self) -> None:
-        """TERM the process group, then KILL it if it lingers."""
+        """TERM the main process (it stops its worker processes), then KILL the group.
+
+        Not the whole group: a worker process that gets TERM from both the shell
+        and its parent can hang in its shutdown on RabbitMQ.
+        """
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # anything left in the group
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
         self._output.close()
 
