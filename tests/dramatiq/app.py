@@ -69,6 +69,8 @@ class App:
     """A broker with the test actors, and where their reports go."""
 
     broker: dramatiq.Broker
+    kind: str
+    url: str
     queue: str
     report_key: str
     reports: redis.Redis
@@ -134,6 +136,8 @@ def build_app(
         install(broker)
     app = App(
         broker=broker,
+        kind=kind,
+        url=url,
         queue=queue,
         report_key=f"{namespace}:seen:{queue}",
         reports=redis.Redis.from_url(report_url),

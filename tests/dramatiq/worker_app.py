@@ -90,3 +90,6 @@ app = build_app(
     installed=os.environ.get("CTXCARRY_DRAMATIQ_INSTALL", "1") == "1",
 )
 broker = app.broker
+structlog.get_logger("tests.dramatiq").info(
+    "middleware order", order=[type(middleware).__name__ for middleware in broker.middleware]
+)
