@@ -198,10 +198,8 @@ class SubprocessWorker:
         """
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)  # anything left in the group
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -265,15 +263,14 @@ def _shared_workers(
     _rabbit_cleanup: None,
 ) -> Iterator[dict[str, tuple[App, SubprocessWorker]]]:
     start, started = _factory(request, tmp_path_factory.mktemp("dramatiq-workers"))
-    request.addfinalizer(lambda: _stop_all(started))
 
     class Lazy(dict[str, tuple[App, SubprocessWorker]]):
         def __missing__(self, kind: str) -> tuple[App, SubprocessWorker]:
             self[kind] = start(kind, threads=2)
             return self[kind]
 
-    shared = Lazy()
-    yield shared
+    yield Lazy()
+    _stop_all(started)
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])

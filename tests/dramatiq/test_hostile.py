@@ -105,9 +105,7 @@ def test_hostile_carriers_never_stop_a_message(worker: Worker) -> None:
     assert reports["bad-keys"]["log"]["ok_key"] == 3  # what is usable is still restored
     assert reports["bad-trace"]["trace_id"] is None
     # One warning per bad carrier, naming the problem, never the raw value.
-    warnings = [
-        line for line in subprocess_worker.log_lines() if line.get("logger") == "ctxcarry"
-    ]
+    warnings = [line for line in subprocess_worker.log_lines() if line.get("logger") == "ctxcarry"]
     assert warnings
     assert all(len(json.dumps(line)) < 20_000 for line in warnings)
 

@@ -68,7 +68,10 @@ def log_lines_of(worker: SubprocessWorker, task_id: str, wait: float = 10) -> li
     deadline = time.monotonic() + wait
     while True:
         lines = [line for line in worker.log_lines() if line.get("task_id") == task_id]
-        if any("Retrying" in line.get("event", "") for line in lines) or time.monotonic() > deadline:
+        if (
+            any("Retrying" in line.get("event", "") for line in lines)
+            or time.monotonic() > deadline
+        ):
             return lines
         time.sleep(0.1)
 
@@ -79,7 +82,7 @@ def test_task_identity_and_context_in_the_workers_own_log_lines(redis_worker: Wo
     structlog.contextvars.bind_contextvars(request_id="req-logs")
     with tenant("log-co"):
         message = app.logs.send("logged", fail=True)
-    first, retried = app.collect(2)
+    _, retried = app.collect(2)
     assert retried["retries"] == 1
     lines = log_lines_of(worker, message.message_id)
     events = {line["event"].split(" ")[0]: line for line in lines}
@@ -99,7 +102,7 @@ def test_task_identity_and_context_in_the_workers_own_log_lines(redis_worker: Wo
 
 
 def test_parent_task_id_in_the_childs_log_lines(redis_worker: Worker) -> None:
-    app, worker = redis_worker
+    app, _ = redis_worker
     sent = app.parent.send("logged-parent")
     reports = {report["label"]: report for report in app.collect(2)}
     child = reports["logged-parent.child"]
@@ -124,4 +127,5 @@ def test_the_middleware_is_first_in_the_workers_list(worker: Worker) -> None:
     app, _ = worker
     names = [type(middleware).__name__ for middleware in app.broker.middleware]
     assert names[0] == "ContextMiddleware"
-    assert names.index("Retries") > 0 and names.index("Pipelines") > 0
+    assert names.index("Retries") > 0
+    assert names.index("Pipelines") > 0

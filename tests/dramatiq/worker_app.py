@@ -58,7 +58,7 @@ def _set_up_sentry(path: str) -> None:
     from sentry_sdk.integrations.dramatiq import DramatiqIntegration
     from sentry_sdk.transport import Transport
 
-    class FileTransport(Transport):  # type: ignore[misc]
+    class FileTransport(Transport):
         def capture_envelope(self, envelope: Any) -> None:
             with open(path, "a") as out:
                 for item in envelope.items:
