@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -239,3 +240,38 @@ def test_enqueue_never_fails_because_of_what_is_bound(
     broker.join(probe.queue_name)
     worker.join()
     assert seen[1]["label"] == "strict"
+
+
+def test_a_skipped_message_is_undone_too(
+    broker: StubBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """AgeLimit skips a message after our hook restored it: ``after_skip_message`` undoes it.
+
+    Its warning ("exceeded its age limit") is logged inside the restored context.
+    """
+    after: list[dict[str, Any]] = []
+
+    class Probe(dramatiq.Middleware):
+        def before_process_message(self, broker: Any, message: Any) -> None:
+            after.append(snapshot())
+
+    broker.add_middleware(Probe())
+    seen: list[dict[str, Any]] = []
+    probe = declare(broker, seen)
+    structlog.contextvars.bind_contextvars(skipped_key="old")
+    with stub_tenant("too-old"):
+        probe.send_with_options(args=("skipped",), max_age=1)
+    structlog.contextvars.clear_contextvars()
+    probe.send("next")
+    time.sleep(0.05)
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50)
+    worker.start()
+    try:
+        broker.join(probe.queue_name, fail_fast=False)  # the skipped one is dead-lettered
+        worker.join()
+    finally:
+        worker.stop()
+    assert [entry["label"] for entry in seen] == ["next"]
+    assert seen[0]["tenant"] is None
+    assert "skipped_key" not in seen[0]["log"]
+    assert "skipped_key" not in after[-1]["log"]
