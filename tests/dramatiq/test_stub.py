@@ -215,6 +215,7 @@ def test_a_hook_that_fails_is_logged_and_the_message_still_runs(
         worker.join()
     assert [entry["tenant"] for entry in seen] == [None, None]
     assert "body_bound" not in seen[1]["log"]
+    assert seen[0]["log"]["task_name"] == "probe"  # refused carrier: identity still bound
     assert any("refused" in record.getMessage() for record in caplog.records)
 
 
