@@ -41,7 +41,10 @@ def test_a_thousand_messages_with_distinct_contexts(start_worker: WorkerFactory)
     sent: dict[str, str] = {}
     started = time.monotonic()
     for index in range(count):
+        structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=f"req-{index}")
+        if index % 3 == 0:  # a key only some messages carry: a leftover would show
+            structlog.contextvars.bind_contextvars(every_third=index)
         with tenant(f"tenant-{index}"):
             message = app.probe.send(f"m{index}")
         sent[f"m{index}"] = message.message_id
@@ -51,11 +54,13 @@ def test_a_thousand_messages_with_distinct_contexts(start_worker: WorkerFactory)
     wrong = []
     for report in reports:
         index = report["label"][1:]
-        expected_log = {
+        expected_log: dict[str, Any] = {
             "request_id": f"req-{index}",
             "task_id": sent[report["label"]],
             "task_name": "probe",
         }
+        if int(index) % 3 == 0:
+            expected_log["every_third"] = int(index)
         if report["tenant"] != f"tenant-{index}" or report["log"] != expected_log:
             wrong.append(report)
     assert not wrong, wrong[:5]
