@@ -60,6 +60,7 @@ def install(broker: Any, carrier: Carrier | None = None, *, task_identity: bool 
             broker.add_middleware(middleware, before=type(broker.middleware[0]))
         else:
             broker.add_middleware(middleware)
+        middleware.wrap_actors(broker)
 
 
 def uninstall(broker: Any) -> None:

@@ -71,8 +71,18 @@ class ContextMiddleware(dramatiq.Middleware):
 
     @never_raises("Dramatiq after_declare_actor")
     def after_declare_actor(self, broker: Any, actor: Any) -> None:
-        """Wrap the actor's function: a direct call leaves its caller intact (see ``direct``)."""
-        if self.installation.active:
+        """Wrap the actor's function: a direct call leaves its caller intact (see ``direct``).
+
+        Dramatiq before 2.0 passes the actor's name when the middleware is added.
+        """
+        if isinstance(actor, str):
+            actor = broker.actors.get(actor)
+        if actor is not None and self.installation.active:
+            wrap_actor(actor, self.installation)
+
+    def wrap_actors(self, broker: Any) -> None:
+        """Wrap every actor ``broker`` has now (later ones: ``after_declare_actor``)."""
+        for actor in list(broker.actors.values()):
             wrap_actor(actor, self.installation)
 
     def unwrap_actors(self, broker: Any) -> None:

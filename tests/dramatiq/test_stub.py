@@ -192,7 +192,9 @@ def test_stub_worker_thread_is_clean_after_each_message(
     probe = declare(broker, seen)
     with stub_tenant("a"):
         probe.send("one")
-    probe.send("two")
+    broker.join(probe.queue_name)
+    worker.join()
+    probe.send("two")  # on the same (only) worker thread, after the first
     broker.join(probe.queue_name)
     worker.join()
     assert [entry["tenant"] for entry in after] == ["a", None]
