@@ -66,8 +66,10 @@ def install(broker: Any, carrier: Carrier | None = None, *, task_identity: bool 
 def uninstall(broker: Any) -> None:
     """Undo :func:`install` for ``broker``; a no-op when it is not installed.
 
-    Messages being processed right now are still closed by the middleware's
-    after hooks (it stays usable, inactive, for them).
+    The middleware leaves the broker's list and every actor gets its own
+    function back. Call it when no worker of this process is processing
+    messages (at shutdown, or between tests): a message in flight would not
+    get the after hook that undoes its context.
     """
     with _lock:
         middleware = middleware_of(broker)

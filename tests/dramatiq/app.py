@@ -129,9 +129,12 @@ def build_app(
 ) -> App:
     """The broker, ctxcarry installed (unless told), and every test actor on ``queue``."""
     broker = make_broker(kind, url, namespace)
-    broker.add_middleware(
-        GroupCallbacks(RedisBackend(url=report_url), barrier_ttl=120_000),
-    )
+    backend = RedisBackend(url=report_url)
+    try:
+        group_callbacks = GroupCallbacks(backend, barrier_ttl=120_000)
+    except TypeError:  # Dramatiq 1.x: no barrier_ttl (barriers then last a day)
+        group_callbacks = GroupCallbacks(backend)
+    broker.add_middleware(group_callbacks)
     if installed:
         install(broker)
     app = App(

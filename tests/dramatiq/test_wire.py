@@ -64,7 +64,10 @@ def test_redis_stored_message(redis_app: App) -> None:
     )
     assert stored is not None
     options = json.loads(stored)["options"]
-    assert options[OPTION]["ctxcarry"]["vars"] == {"dramatiq_tests.tenant": "stored-co"}
+    assert options[OPTION]["ctxcarry"]["vars"] == {
+        "dramatiq_tests.tenant": "stored-co",
+        "priority": 5,
+    }
     assert "broker_priority" not in options  # Redis has no message priorities
     redis_app.probe.send("nothing-bound")
     redis_app.broker.flush(redis_app.queue)
