@@ -174,6 +174,12 @@ def _declare(app: App) -> None:
             raise Flaky(label)
 
     @actor(max_retries=0)
+    def broken(label: str) -> None:
+        app.report(seen(label))
+        dirty(label)
+        raise Flaky(label)
+
+    @actor(max_retries=0)
     def parent(label: str) -> None:
         structlog.contextvars.bind_contextvars(parent_bound=label)
         with _tracer.start_as_current_span("parent-span"):

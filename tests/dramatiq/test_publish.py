@@ -153,9 +153,7 @@ def test_success_and_failure_callbacks(worker: Worker) -> None:
     assert reports["callback"]["log"]["parent_task_id"] == ok.message_id
 
     with tenant("failure-co"):
-        failed = app.probe.send_with_options(
-            args=("fails",), kwargs={"fail_times": 1}, max_retries=0, on_failure=app.on_done
-        )
+        failed = app.broken.send_with_options(args=("fails",), on_failure=app.on_done)
     reports = by_label(app.collect(2))
     assert reports["callback"]["tenant"] == "failure-co"
     assert reports["callback"]["of"] == failed.message_id
