@@ -8,10 +8,12 @@ re-enqueues *the same message* (``Message.copy`` keeps the options) for a retry
 (in the worker thread, after the failed run), when a delayed message leaves the
 delay queue (in a consumer thread, with an empty context) and on RabbitMQ's
 publish-retry loop: a stamped message keeps its stamp, so each of these runs
-with the context of the original enqueue. Every message Dramatiq *builds* in the
-worker (a pipeline's next step, an ``on_success``/``on_failure`` callback, a
-group's completion callback, a nested ``send``) is fresh and inherits the
-context live at that point: the running message's.
+with the context of the original enqueue. Every message *built* in the worker
+is fresh and inherits the context live at that point: a nested ``send``, what
+the actor had bound when it sent; a pipeline's next step, an
+``on_success``/``on_failure`` callback and a group's completion callback, sent
+after the actor (whose own bindings are undone by then, see ``direct``), the
+context the running message was restored with.
 
 **Run** (``before_process_message`` and ``after_process_message`` /
 ``after_skip_message``, in the worker thread that runs the message). The carrier
@@ -49,8 +51,8 @@ running_message_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "ctxcarry_dramatiq_running", default=None
 )
 
-#: Where the per-run tokens are kept on the message proxy.
-_TOKENS_ATTRIBUTE = "_ctxcarry_tokens"
+#: Where the run's ``running_message_id`` token is kept on the message proxy.
+_TOKEN_ATTRIBUTE = "_ctxcarry_running_token"
 
 
 class ContextMiddleware(dramatiq.Middleware):
@@ -128,8 +130,8 @@ class ContextMiddleware(dramatiq.Middleware):
         scope = _open(installation.carrier, read_carrier(options))
         self._scopes.put(message, scope)
         message_id = message.message_id
-        vars(message)[_TOKENS_ATTRIBUTE] = (
-            running_message_id.set(message_id if isinstance(message_id, str) else None),
+        vars(message)[_TOKEN_ATTRIBUTE] = running_message_id.set(
+            message_id if isinstance(message_id, str) else None
         )
         if self.task_identity:
             bind_task_identity(
@@ -151,13 +153,17 @@ class ContextMiddleware(dramatiq.Middleware):
         self._close(message)
 
     def _close(self, message: Any) -> None:
-        """Reset the run's markers, then close its scope. Idempotent; tolerates no open."""
-        tokens = vars(message).pop(_TOKENS_ATTRIBUTE, ())
-        for token in reversed(tokens):
+        """Reset the running id, then close the run's scope. Idempotent; tolerates no open.
+
+        The id is reset first (it was set after the scope opened), so the scope
+        finds the context as it left it and closes on its fast path.
+        """
+        token = vars(message).pop(_TOKEN_ATTRIBUTE, None)
+        if token is not None:
             try:
-                token.var.reset(token)
-            except ValueError:  # a token of another Context: set the var back instead
-                token.var.set(None)
+                running_message_id.reset(token)
+            except ValueError:  # a token of another Context
+                running_message_id.set(None)
         scope = self._scopes.pop(message)
         if scope is not None:
             scope.exit()
@@ -172,8 +178,8 @@ def _open(carrier: Carrier, raw: object) -> Extraction:
     scope = carrier.extract(raw, restore_trace="if_no_active_span")
     try:
         scope.enter()
-    except Exception:
-        _logger.exception("ctxcarry: the message's carrier was refused; it runs without it")
+    except Exception as exc:
+        _logger.error("ctxcarry: the message's carrier was refused (%s); it runs without it", exc)
         scope = guard_scope()
         scope.enter()
     return scope
