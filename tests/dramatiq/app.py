@@ -51,6 +51,7 @@ def seen(label: str, **extra: Any) -> dict[str, Any]:
         "span_id": f"{span.span_id:016x}" if span.is_valid else None,
         "message_id": message.message_id if message is not None else None,
         "retries": message.options.get("retries", 0) if message is not None else None,
+        "group": message.options.get("group_completion_uuid") if message is not None else None,
         "pid": os.getpid(),
         "thread": threading.get_ident(),
     }

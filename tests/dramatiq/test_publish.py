@@ -141,6 +141,9 @@ def test_group_and_its_completion_callback(worker: Worker) -> None:
     assert "leaked_key" not in done["log"]
     child_ids = {reports[label]["message_id"] for label in ("g1", "g2", "g3")}
     assert done["log"]["parent_task_id"] in child_ids
+    # The completion barrier's keys (GroupCallbacks' rate limiter backend, no namespace).
+    for barrier in {reports[label]["group"] for label in ("g1", "g2", "g3")}:
+        app.reports.delete(barrier, f"{barrier}@events")
 
 
 def test_success_and_failure_callbacks(worker: Worker) -> None:
