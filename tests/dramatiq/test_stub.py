@@ -18,6 +18,7 @@ import pytest
 import structlog
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
+from opentelemetry import trace
 
 from ctxcarry import Carrier, QueueVar
 from ctxcarry.adapters.dramatiq import (
@@ -278,3 +279,44 @@ def test_a_skipped_message_is_undone_too(
     assert seen[0]["tenant"] is None
     assert "skipped_key" not in seen[0]["log"]
     assert "skipped_key" not in after[-1]["log"]
+
+
+def test_a_span_already_active_in_the_worker_wins_over_the_carried_trace(
+    broker: StubBroker, worker: dramatiq.Worker, tracer: trace.Tracer
+) -> None:
+    """Instrumentation that starts a span before ours: the carried trace is not attached."""
+    from opentelemetry import context as otel_context
+
+    class Instrumentation(dramatiq.Middleware):
+        def before_process_message(self, broker: Any, message: Any) -> None:
+            span = tracer.start_span("instrumented-run")
+            message._test_token = otel_context.attach(trace.set_span_in_context(span))
+            message._test_span = span
+
+        def after_process_message(self, broker: Any, message: Any, **_: Any) -> None:
+            otel_context.detach(message._test_token)
+            message._test_span.end()
+
+    seen: list[dict[str, Any]] = []
+
+    @dramatiq.actor(broker=broker, actor_name="traced")
+    def traced() -> None:
+        span = trace.get_current_span()
+        seen.append({"span": span, **snapshot()})
+
+    with stub_tenant("traced-co"), tracer.start_as_current_span("producer") as producer:
+        traced.send()
+    broker.join(traced.queue_name)
+    worker.join()
+    [without] = seen
+    assert without["span"].get_span_context().trace_id == producer.get_span_context().trace_id
+
+    broker.middleware.insert(0, Instrumentation())  # runs before ours
+    seen.clear()
+    with stub_tenant("traced-co"), tracer.start_as_current_span("producer") as producer:
+        traced.send()
+    broker.join(traced.queue_name)
+    worker.join()
+    [instrumented] = seen
+    assert instrumented["span"].name == "instrumented-run"
+    assert instrumented["tenant"] == "traced-co"  # the rest is restored as usual
