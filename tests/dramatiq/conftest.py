@@ -123,6 +123,7 @@ class SubprocessWorker:
         installed: bool,
         directory: Path,
         sentry: bool = False,
+        otel: bool = False,
     ) -> None:
         self.queue = queue
         self.log_path = directory / f"{queue}.log"
@@ -138,6 +139,7 @@ class SubprocessWorker:
             CTXCARRY_DRAMATIQ_INSTALL="1" if installed else "0",
             CTXCARRY_DRAMATIQ_LOG=str(self.log_path),
             CTXCARRY_DRAMATIQ_SENTRY=str(self.sentry_path or ""),
+            CTXCARRY_DRAMATIQ_OTEL="1" if otel else "0",
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
         )
         env.pop("CTXCARRY_STRICT", None)
@@ -222,11 +224,12 @@ def _factory(
         installed: bool = True,
         sentry: bool = False,
         producer_installed: bool = True,
+        otel: bool = False,
     ) -> tuple[App, SubprocessWorker]:
         queue = unique_queue(f"{kind}-")
         app = services.app(kind, queue, installed=producer_installed)
         worker = SubprocessWorker(
-            services, kind, queue, threads, installed, directory, sentry=sentry
+            services, kind, queue, threads, installed, directory, sentry=sentry, otel=otel
         )
         started.append((app, worker))
         worker.wait_ready(app)

@@ -8,7 +8,8 @@ Configured by the environment variables the test fixture sets:
 ``CTXCARRY_DRAMATIQ_LOG`` (a file: every log line, the worker's own included,
 as JSON with the structlog contextvars merged in) and
 ``CTXCARRY_DRAMATIQ_SENTRY`` (a file: sentry-sdk with its Dramatiq integration,
-initialised before the broker as Sentry requires, writes its envelopes there).
+initialised before the broker as Sentry requires, writes its envelopes there) and
+``CTXCARRY_DRAMATIQ_OTEL=1`` (the third-party opentelemetry-instrumentor-dramatiq).
 Each worker process has an OpenTelemetry SDK TracerProvider, so spans made in
 actors get real ids.
 """
@@ -80,6 +81,10 @@ if os.environ.get("CTXCARRY_DRAMATIQ_LOG"):
 if os.environ.get("CTXCARRY_DRAMATIQ_SENTRY"):
     _set_up_sentry(os.environ["CTXCARRY_DRAMATIQ_SENTRY"])
 trace.set_tracer_provider(TracerProvider())
+if os.environ.get("CTXCARRY_DRAMATIQ_OTEL") == "1":
+    from opentelemetry_instrumentor_dramatiq import DramatiqInstrumentor
+
+    DramatiqInstrumentor().instrument()
 
 app = build_app(
     os.environ.get("CTXCARRY_DRAMATIQ_KIND", "redis"),
