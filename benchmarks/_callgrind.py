@@ -10,8 +10,10 @@ warm-up are the same in both runs and cancel out, whatever they cost.
 Repeatable by construction: both runs get ``PYTHONHASHSEED=0`` (string hashes,
 hence dict and set layouts, are the same in every run) and, where ``setarch``
 exists, address-space randomisation is turned off (ContextVar hashes and so
-the context's HAMT layout derive from object addresses). Running the same
-measurement twice gives the same count to within a few instructions per call.
+the context's HAMT layout derive from object addresses). Some variation
+remains (on CPython 3.11, about 0.1 to 0.7% per count between two runs of the
+same command, from the interpreter's own start-up and allocation): ratios
+repeat to within about 0.01.
 An instruction is not a nanosecond -- cache misses and branch mispredictions
 are not counted -- so the counts complement the wall-clock ratios, they do not
 replace them.
@@ -65,9 +67,8 @@ def instructions(command: Sequence[str]) -> int:
             timeout=1800,
         )
         if run.returncode != 0:
-            raise RuntimeError(
-                f"callgrind run failed ({run.returncode}): {' '.join(command)}\n{run.stderr[-2000:]}"
-            )
+            failed = f"callgrind run failed ({run.returncode}): {' '.join(command)}"
+            raise RuntimeError(f"{failed}\n{run.stderr[-2000:]}")
         with open(out, encoding="utf-8") as profile:
             match = _TOTALS.search(profile.read())
     if match is None:
