@@ -5,8 +5,10 @@
 Prints each benchmark's report as it finishes and saves its JSON result as
 ``DIR/<name>.json`` (default ``benchmarks/results/``, ignored by git), each with the environment
 line (Python, CPU, load average at start and end). Run it on a quiet machine:
-the wall-clock ratios move with load; the instruction counts do not. Takes
-about 25 minutes, most of it callgrind (``--no-instructions``: about 8).
+the wall-clock ratios move with load; the instruction counts do not. On a
+quiet 2-core machine the wall-clock benchmarks take about 6 minutes; callgrind
+adds a few minutes for the core and several for each megabyte-sized hostile
+carrier (``--no-instructions`` skips it).
 """
 
 from __future__ import annotations
