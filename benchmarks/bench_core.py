@@ -1,30 +1,37 @@
 """Core benchmark: inject() and a full extract block against the hand-written minimum.
 
-Setup (the issue's): 3 QueueVars set, 5 structlog keys bound, one recording span.
-The hand-written minimum does the same work with no checks at all:
+Setup: 3 QueueVars set, 5 structlog keys bound, one recording span. The
+hand-written minimum does the same work with no checks at all:
 
 * inject: three ContextVar gets + ``get_contextvars()`` + ``propagate.inject`` into a dict;
 * extract: three ContextVar sets + ``bind_contextvars`` + ``attach(propagate.extract(...))``,
   then ``detach`` + ``reset_contextvars`` + three resets.
 
-Rounds interleave baseline and ctxcarry so machine noise hits both alike; the
-figures are medians over rounds and the ratios compare them within this run.
+Wall clock (default): rounds interleave baseline and ctxcarry so machine noise
+hits both alike; figures are medians over rounds, ratios compare them within
+this run. ``--instructions`` adds instruction counts per call from valgrind's
+callgrind (see ``_callgrind.py``), which load cannot move. The garbage
+collector stays enabled with the set-up's objects frozen (``gc.freeze()``):
+the figures include collecting what the calls allocate, not scanning the
+rest of the process's heap, whose size has nothing to do with ctxcarry.
 
     python benchmarks/bench_core.py [--rounds 30] [--loops 2000] [--json]
+    python benchmarks/bench_core.py --instructions [--calls 5000]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextvars
+import gc
 import json
-import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+import _callgrind
+import _timing
 import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -41,9 +48,14 @@ LOG_KEYS = {
     "method": "POST",
 }
 VAR_VALUES = {"bench_tenant": "acme", "bench_org": 56, "bench_region": "eu-west-1"}
+GOALS = {"inject": 1.25, "extract": 1.5}
+#: Calls made before any timed or counted call (caches, specialisation, allocators).
+WARMUP = 500
 
 queue_vars = {name: QueueVar(name, default=None) for name in VAR_VALUES}
 plain_vars = {name: contextvars.ContextVar(f"plain_{name}", default=None) for name in VAR_VALUES}
+
+Pair = tuple[Callable[[], object], Callable[[], object]]
 
 
 def hand_inject() -> dict[str, Any]:
@@ -71,79 +83,169 @@ def ours_extract_block(carrier: dict[str, Any]) -> None:
         pass
 
 
-def per_call_us(fn: Callable[[], object], loops: int) -> float:
-    start = time.perf_counter()
-    for _ in range(loops):
-        fn()
-    return (time.perf_counter() - start) / loops * 1e6
+@contextmanager
+def bound_context() -> Iterator[tuple[dict[str, Pair], int]]:
+    """Bind the scenario in the current context; yield the operation pairs and carrier size.
 
-
-def measure(rounds: int, loops: int) -> dict[str, Any]:
-    carrier = ctxcarry.inject()
-    json_carrier = json.loads(json.dumps(carrier))  # what a worker really receives
-    pairs: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
-        "inject": (hand_inject, ctxcarry.inject),
-        "extract": (
-            lambda: hand_extract_block(json_carrier),
-            lambda: ours_extract_block(json_carrier),
-        ),
-    }
-    samples: dict[str, dict[str, list[float]]] = {
-        k: {"baseline": [], "ctxcarry": []} for k in pairs
-    }
-    for fn_pair in pairs.values():  # warm up caches and allocators
-        for fn in fn_pair:
-            per_call_us(fn, loops // 4 or 1)
-    for _ in range(rounds):
-        for name, (baseline, ours) in pairs.items():
-            samples[name]["baseline"].append(per_call_us(baseline, loops))
-            samples[name]["ctxcarry"].append(per_call_us(ours, loops))
-    result: dict[str, Any] = {"carrier_bytes": len(json.dumps(carrier, separators=(",", ":")))}
-    for name, series in samples.items():
-        base = statistics.median(series["baseline"])
-        ours_us = statistics.median(series["ctxcarry"])
-        result[name] = {"baseline_us": base, "ctxcarry_us": ours_us, "ratio": ours_us / base}
-    return result
-
-
-def run(rounds: int, loops: int) -> dict[str, Any]:
-    provider = TracerProvider()  # recording spans, no exporter: we time propagation only
-    tracer = provider.get_tracer("bench")
+    Run it inside a fresh ``contextvars.Context`` so nothing else is bound.
+    """
+    trace.set_tracer_provider(TracerProvider())  # recording spans, no exporter
+    tracer = trace.get_tracer("bench")
     structlog.contextvars.bind_contextvars(**LOG_KEYS)
-    tokens = [queue_vars[n].set(v) for n, v in VAR_VALUES.items()]
-    plain_tokens = [plain_vars[n].set(v) for n, v in VAR_VALUES.items()]
+    tokens = [(queue_vars[n], queue_vars[n].set(v)) for n, v in VAR_VALUES.items()]
+    plain_tokens = [(plain_vars[n], plain_vars[n].set(v)) for n, v in VAR_VALUES.items()]
     with tracer.start_as_current_span("request") as span:
         assert span.is_recording()
-        result = measure(rounds, loops)
-    for (name, _), token in zip(VAR_VALUES.items(), tokens, strict=True):
-        queue_vars[name].reset(token)
-    for (name, _), token in zip(VAR_VALUES.items(), plain_tokens, strict=True):
-        plain_vars[name].reset(token)
+        carrier = ctxcarry.inject()
+        wire = json.dumps(carrier, separators=(",", ":"))
+        received = json.loads(wire)  # what a worker really receives
+        pairs: dict[str, Pair] = {
+            "inject": (hand_inject, ctxcarry.inject),
+            "extract": (
+                lambda: hand_extract_block(received),
+                lambda: ours_extract_block(received),
+            ),
+        }
+        # Everything allocated so far (imports, set-up) leaves the collector's
+        # generations: a full collection then scans only what the calls
+        # allocate, not the whole heap of whatever process this is.
+        gc.freeze()
+        yield pairs, len(wire)
+        gc.unfreeze()
+    for queue_var, token in reversed(tokens):
+        queue_var.reset(token)
+    for plain_var, plain_token in reversed(plain_tokens):
+        plain_var.reset(plain_token)
+    structlog.contextvars.clear_contextvars()
+
+
+# ---------------------------------------------------------------- wall clock
+
+
+def measure_wall(rounds: int, loops: int) -> dict[str, Any]:
+    """Medians of interleaved rounds, and each ctxcarry/baseline ratio."""
+    result: dict[str, Any] = {}
+    with bound_context() as (pairs, carrier_bytes):
+        candidates = {
+            f"{name}:{side}": fn
+            for name, pair in pairs.items()
+            for side, fn in zip(("baseline", "ctxcarry"), pair, strict=True)
+        }
+        samples = _timing.interleaved(candidates, rounds=rounds, loops=loops, warmup=WARMUP)
+    result["carrier_bytes"] = carrier_bytes
+    for name in pairs:
+        base, ours = samples[f"{name}:baseline"], samples[f"{name}:ctxcarry"]
+        result[name] = {
+            "baseline_us": _timing.median(base),
+            "ctxcarry_us": _timing.median(ours),
+            "ratio": _timing.median(ours) / _timing.median(base),
+            "paired_ratio": _timing.median_ratio(ours, base),
+        }
     return result
+
+
+# ---------------------------------------------------------------- instructions
+
+
+def run_child(operation: str, calls: int) -> None:
+    """Perform one operation ``calls`` times after a fixed warm-up (under callgrind)."""
+    name, side = operation.split(":")
+    with bound_context() as (pairs, _):
+        fn = pairs[name][0 if side == "baseline" else 1]
+        for _ in range(WARMUP):
+            fn()
+        for _ in range(calls):
+            fn()
+
+
+def measure_instructions(calls: int) -> dict[str, Any]:
+    """Instructions per call of each operation and side, and the ctxcarry/baseline ratios."""
+
+    def command(operation: str) -> Callable[[int], list[str]]:
+        return lambda n: [sys.executable, __file__, "--child", operation, "--calls", str(n)]
+
+    operations = {f"{n}:{s}": command(f"{n}:{s}") for n in GOALS for s in ("baseline", "ctxcarry")}
+    counts = _callgrind.instructions_per_call(operations, calls)
+    result: dict[str, Any] = {"valgrind": _callgrind.version(), "calls": calls}
+    for name in GOALS:
+        base = counts[f"{name}:baseline"].per_call
+        ours = counts[f"{name}:ctxcarry"].per_call
+        result[name] = {"baseline": base, "ctxcarry": ours, "ratio": ours / base}
+    return result
+
+
+# ---------------------------------------------------------------- report
+
+
+def render(result: Mapping[str, Any]) -> str:
+    wall = result["wall"]
+    lines = [
+        f"carrier {wall['carrier_bytes']} bytes of JSON; goals: inject <= 1.25x, extract <= 1.5x"
+    ]
+    rows = []
+    for name, goal in GOALS.items():
+        row = {
+            "operation": name,
+            "base_us": wall[name]["baseline_us"],
+            "ours_us": wall[name]["ctxcarry_us"],
+            "wall": wall[name]["ratio"],
+            "wall_ok": "ok" if wall[name]["ratio"] <= goal else "MISSED",
+        }
+        if "instructions" in result:
+            counted = result["instructions"][name]
+            row.update(
+                base_i=counted["baseline"],
+                ours_i=counted["ctxcarry"],
+                instr=counted["ratio"],
+                instr_ok="ok" if counted["ratio"] <= goal else "MISSED",
+            )
+        rows.append(row)
+    columns: list[_timing.Column] = [
+        ("operation", "operation", "s"),
+        ("base_us", "baseline us", ".2f"),
+        ("ours_us", "ctxcarry us", ".2f"),
+        ("wall", "wall ratio", ".2f"),
+        ("wall_ok", "", "s"),
+    ]
+    if "instructions" in result:
+        columns += [
+            ("base_i", "baseline instr", ",.0f"),
+            ("ours_i", "ctxcarry instr", ",.0f"),
+            ("instr", "instr ratio", ".3f"),
+            ("instr_ok", "", "s"),
+        ]
+    lines.append(_timing.table(rows, columns))
+    lines.append(
+        f"wall clock: medians of {result['rounds']} interleaved rounds of {result['loops']} calls"
+    )
+    if "instructions" in result:
+        counted = result["instructions"]
+        lines.append(
+            f"instructions: callgrind ({counted['valgrind']}), runs of {counted['calls']} and "
+            f"{2 * counted['calls']} calls, difference per call"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--loops", type=int, default=2000)
-    parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    _timing.add_common_arguments(parser, rounds=30, loops=2000)
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions with callgrind"
+    )
+    parser.add_argument("--calls", type=int, default=5000, help="callgrind: calls per run")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    trace.set_tracer_provider(TracerProvider())
-    result = contextvars.Context().run(run, args.rounds, args.loops)
-    result["python"] = platform.python_version()
-    if args.json:
-        print(json.dumps(result, indent=2))
+    if args.child:
+        contextvars.Context().run(run_child, args.child, args.calls)
         return 0
-    goals = {"inject": 1.25, "extract": 1.5}
-    print(f"Python {result['python']}, carrier {result['carrier_bytes']} bytes of JSON")
-    print(f"{'operation':<10} {'baseline us':>12} {'ctxcarry us':>12} {'ratio':>7} {'goal':>6}")
-    for name, goal in goals.items():
-        row = result[name]
-        verdict = "ok" if row["ratio"] <= goal else "MISSED"
-        print(
-            f"{name:<10} {row['baseline_us']:>12.2f} {row['ctxcarry_us']:>12.2f} "
-            f"{row['ratio']:>7.2f} {goal:>5.2f}x {verdict}"
-        )
+    env = _timing.environment()
+    result: dict[str, Any] = {"rounds": args.rounds, "loops": args.loops}
+    result["wall"] = contextvars.Context().run(measure_wall, args.rounds, args.loops)
+    if args.instructions:
+        result["instructions"] = measure_instructions(args.calls)
+    result["environment"] = _timing.finish_environment(env)
+    _timing.emit(result, args.json, render)
     return 0
 
 

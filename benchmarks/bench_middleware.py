@@ -3,10 +3,11 @@
 Each stack is built twice -- without and with ``ContextMiddleware`` -- and the
 ASGI app is called directly (no server, no sockets), so the figure is the
 middleware's cost relative to the framework's own per-request cost. Rounds
-alternate which variant runs first; the report gives median microseconds per
-request and the ratio against the baseline measured in the same run.
+interleave the stacks, the order rotating round by round; the report gives
+median microseconds per request and the ratio against the baseline measured in
+the same run.
 
-    python benchmarks/bench_middleware.py [--rounds 15] [--requests 2000] [--skip-django]
+    python benchmarks/bench_middleware.py [--rounds 15] [--requests 2000] [--skip-django] [--json]
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+import _timing
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -74,24 +77,17 @@ async def time_requests(app: ASGIApp, requests: int) -> float:
 
 
 async def compare(
-    name: str, baseline: ASGIApp, variants: dict[str, ASGIApp], rounds: int, requests: int
-) -> None:
-    """Interleave rounds of the baseline and each variant; print medians and ratios."""
+    baseline: ASGIApp, variants: dict[str, ASGIApp], rounds: int, requests: int
+) -> dict[str, dict[str, float]]:
+    """Interleave rounds of the baseline and each variant (rotating order); medians and ratios."""
     apps = {"baseline": baseline, **variants}
     for app in apps.values():  # warm up imports, caches, lazy middleware loading
         await time_requests(app, 200)
     samples: dict[str, list[float]] = {label: [] for label in apps}
-    labels = list(apps)
     for round_number in range(rounds):
-        order = labels if round_number % 2 == 0 else labels[::-1]
-        for label in order:
+        for label in _timing.rotated(list(apps), round_number):
             samples[label].append(await time_requests(apps[label], requests))
-    base = statistics.median(samples["baseline"])
-    print(f"\n{name}: median us/request over {rounds} rounds of {requests}")
-    for label in labels:
-        median = statistics.median(samples[label])
-        extra = median - base
-        print(f"  {label:<34} {median:8.2f} us   x{median / base:.3f}   {extra:+.2f} us")
+    return _timing.summarize(samples, "baseline")
 
 
 class EmptyMiddleware:
@@ -210,36 +206,73 @@ def django_apps() -> tuple[ASGIApp, dict[str, ASGIApp]]:
     }
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+SECTIONS = {
+    "starlette_trivial": "Starlette 1.x, trivial PlainTextResponse endpoint",
+    "starlette_logging": (
+        "Starlette 1.x, endpoint logging one structlog line (JSON) and returning JSON"
+    ),
+    "django": "Django ASGIHandler, trivial async view",
+}
+
+
+def render(result: Mapping[str, Any]) -> str:
+    blocks = []
+    for key, title in SECTIONS.items():
+        if key not in result:
+            continue
+        section = result[key]
+        rows = [{"stack": label, **row} for label, row in section["stacks"].items()]
+        columns: list[_timing.Column] = [
+            ("stack", "stack", "s"),
+            ("median_us", "us/request", ".2f"),
+            ("ratio", "ratio", ".3f"),
+            ("extra_us", "added us", "+.2f"),
+        ]
+        blocks.append(
+            f"{title}: median us/request over {section['rounds']} rounds of "
+            f"{section['requests']}\n" + _timing.table(rows, columns, indent="  ")
+        )
+    return "\n\n".join(blocks)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    env = _timing.environment()
+    result: dict[str, Any] = {}
+    trivial, logging = starlette_apps()
+    for key, (baseline, variants) in (
+        ("starlette_trivial", trivial),
+        ("starlette_logging", logging),
+    ):
+        result[key] = {
+            "rounds": args.rounds,
+            "requests": args.requests,
+            "stacks": await compare(baseline, variants, args.rounds, args.requests),
+        }
+    if not args.skip_django:
+        # Django's ASGI handler hops to a thread for its sync signal receivers on
+        # every request: its figures are noisier, so more, shorter rounds.
+        baseline, variants = django_apps()
+        result["django"] = {
+            "rounds": args.django_rounds,
+            "requests": args.django_requests,
+            "stacks": await compare(baseline, variants, args.django_rounds, args.django_requests),
+        }
+    result["environment"] = _timing.finish_environment(env)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="Starlette rounds")
     parser.add_argument("--requests", type=int, default=2000, help="Starlette requests/round")
     parser.add_argument("--django-rounds", type=int, default=31)
     parser.add_argument("--django-requests", type=int, default=200)
     parser.add_argument("--skip-django", action="store_true")
-    args = parser.parse_args()
-    trivial, logging = starlette_apps()
-    await compare(
-        "Starlette 1.x, trivial PlainTextResponse endpoint", *trivial, args.rounds, args.requests
-    )
-    await compare(
-        "Starlette 1.x, endpoint logging one structlog line (JSON) and returning JSON",
-        *logging,
-        args.rounds,
-        args.requests,
-    )
-    if not args.skip_django:
-        # Django's ASGI handler hops to a thread for its sync signal receivers on
-        # every request: its figures are noisier, so more, shorter rounds.
-        baseline, variants = django_apps()
-        await compare(
-            "Django ASGIHandler, trivial async view",
-            baseline,
-            variants,
-            args.django_rounds,
-            args.django_requests,
-        )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    _timing.emit(asyncio.run(run(args)), args.json, render)
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(main())

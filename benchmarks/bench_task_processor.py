@@ -18,7 +18,9 @@ table times the adapter's own steps in isolation to show where its time goes.
 
 Needs PostgreSQL (``PGHOST``/``PGPORT``/``PGUSER``/``PGPASSWORD``, default
 127.0.0.1:5432 user postgres); creates and drops the database
-``ctxcarry_bench_task_processor_<pid>``.
+``ctxcarry_bench_task_processor_<pid>``, a name no test run uses (test
+databases are named ``test_ctxcarry*``), so a benchmark and a test suite can
+run side by side.
 """
 
 from __future__ import annotations
@@ -27,14 +29,13 @@ import argparse
 import contextvars
 import json
 import os
-import platform
-import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
+import _timing
 import django
 import structlog
 from django.conf import settings
@@ -177,13 +178,6 @@ def measure_loop(arm: Arm, rounds: int) -> dict[str, dict[str, list[float]]]:
     return samples
 
 
-def per_call_us(fn: Callable[[], object], loops: int) -> float:
-    start = time.perf_counter()
-    for _ in range(loops):
-        fn()
-    return (time.perf_counter() - start) / loops * 1e6
-
-
 def measure_steps(arm: Arm, rounds: int, loops: int) -> dict[str, float]:
     """The adapter's own work per task, each step timed alone (medians, microseconds)."""
     from ctxcarry import get_default_carrier
@@ -204,11 +198,8 @@ def measure_steps(arm: Arm, rounds: int, loops: int) -> dict[str, float]:
         "run: restore + undo in the runner": runner_extract,
         "run: copy the context into the pool": submit_with_context,
     }
-    samples: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, fn in steps.items():
-            samples[name].append(per_call_us(fn, loops))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    samples = _timing.interleaved(steps, rounds=rounds, loops=loops)
+    return {name: _timing.median(values) for name, values in samples.items()}
 
 
 def measure_in_loop(arm: Arm, batches: int) -> dict[str, float]:
@@ -251,8 +242,8 @@ def measure_in_loop(arm: Arm, batches: int) -> dict[str, float]:
 def summarise(samples: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for phase in ("enqueue", "run", "total", "cpu"):
-        with_us = statistics.median(samples["with"][phase])
-        without_us = statistics.median(samples["without"][phase])
+        with_us = _timing.median(samples["with"][phase])
+        without_us = _timing.median(samples["without"][phase])
         result[phase] = {
             "without_us": without_us,
             "with_us": with_us,
@@ -263,7 +254,7 @@ def summarise(samples: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
         w / wo - 1
         for w, wo in zip(samples["with"]["total"], samples["without"]["total"], strict=True)
     ]
-    result["total"]["median_paired_overhead"] = statistics.median(paired)
+    result["total"]["median_paired_overhead"] = _timing.median(paired)
     cpu = result["cpu"]
     cpu["share_of_round_trip"] = cpu["overhead_us"] / result["total"]["without_us"]
     return result
@@ -277,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
 
+    env = _timing.environment()
     provider = TracerProvider()  # recording spans, no exporter: we time the processor only
     trace.set_tracer_provider(provider)
     configure_django()
@@ -294,57 +286,56 @@ def main(argv: list[str] | None = None) -> int:
     result["steps_share_of_round_trip"] = sum(result["steps_us"].values()) / round_trip
     result["in_loop_share_of_round_trip"] = sum(result["in_loop_us"].values()) / round_trip
     result.update(
-        load_average=os.getloadavg(),
-        python=platform.python_version(),
+        environment=_timing.finish_environment(env),
         rounds=args.rounds,
         batch=args.batch,
         pop_size=args.pop_size,
         goal=GOAL,
     )
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    report(result)
+    _timing.emit(result, args.json, render)
     return 0
 
 
-def report(result: dict[str, Any]) -> None:
-    print(
-        f"Python {result['python']}; {result['rounds']} rounds x {result['batch']} no-op tasks "
+def render(result: Mapping[str, Any]) -> str:
+    lines: list[str] = []
+    lines.append(
+        f"{result['rounds']} rounds x {result['batch']} no-op tasks "
         f"per arm, run_tasks pop size {result['pop_size']}; medians per task"
     )
-    print(f"{'phase':<8} {'without us':>11} {'with us':>9} {'overhead us':>12} {'overhead':>9}")
+    lines.append(
+        f"{'phase':<8} {'without us':>11} {'with us':>9} {'overhead us':>12} {'overhead':>9}"
+    )
     for phase in ("enqueue", "run", "total"):
         row = result[phase]
-        print(
+        lines.append(
             f"{phase:<8} {row['without_us']:>11.1f} {row['with_us']:>9.1f} "
             f"{row['overhead_us']:>12.1f} {row['overhead']:>9.2%}"
         )
     total = result["total"]
     verdict = "ok" if total["overhead"] <= result["goal"] else "MISSED"
-    print(
+    lines.append(
         f"round trip overhead {total['overhead']:.2%} (median of paired rounds "
         f"{total['median_paired_overhead']:.2%}); goal <= {result['goal']:.0%}: {verdict}"
     )
     cpu = result["cpu"]
-    print(
+    lines.append(
         f"process CPU per task: {cpu['without_us']:.1f} -> {cpu['with_us']:.1f} us; "
         f"the added {cpu['overhead_us']:.1f} us are {cpu['share_of_round_trip']:.2%} "
         "of the round trip"
     )
-    print("adapter steps alone, in a tight loop (us per task):")
+    lines.append("adapter steps alone, in a tight loop (us per task):")
     for name, value in result["steps_us"].items():
-        print(f"  {name:<40} {value:>7.2f}")
-    print(
+        lines.append(f"  {name:<40} {value:>7.2f}")
+    lines.append(
         f"  {'sum, as a share of the round trip':<40} {result['steps_share_of_round_trip']:>7.2%}"
     )
-    print("the same core calls timed inside the processor loop (us per task):")
+    lines.append("the same core calls timed inside the processor loop (us per task):")
     for name, value in result["in_loop_us"].items():
-        print(f"  {name:<40} {value:>7.2f}")
-    print(
+        lines.append(f"  {name:<40} {value:>7.2f}")
+    lines.append(
         f"  {'sum, as a share of the round trip':<40} {result['in_loop_share_of_round_trip']:>7.2%}"
     )
-    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*result["load_average"]))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
