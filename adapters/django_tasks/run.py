@@ -41,7 +41,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ctxcarry.kit import ScopeStore, bind_task_identity, guard_scope, never_raises
+from ctxcarry.kit import ScopeStore, guard_scope, never_raises, task_identity
 
 from . import state
 from .wire import read_carrier
@@ -129,12 +129,15 @@ def on_task_started(sender: object = None, task_result: Any = None, **_: Any) ->
     previous = _scopes.pop(task_id)  # the same task started again without finishing
     if previous is not None:
         previous.exit()
-    scope.enter()
+    identity = (
+        task_identity(task_id=task_id, task_name=task_result.task.module_path)
+        if current.bind_identity
+        else None
+    )
+    scope.enter(bind=identity)
     _scopes.put(task_id, scope)
     if not inline:
         _open.task_id = task_id
-    if current.bind_identity:
-        bind_task_identity(task_id=task_id, task_name=task_result.task.module_path)
 
 
 @never_raises("django tasks task_finished")

@@ -36,8 +36,14 @@ from typing import Any
 
 import dramatiq
 
-from ctxcarry import Carrier, Extraction, priority
-from ctxcarry.kit import Installation, ScopeStore, bind_task_identity, guard_scope, never_raises
+from ctxcarry import Carrier, priority
+from ctxcarry.kit import (
+    Installation,
+    ScopeStore,
+    enter_task_scope,
+    never_raises,
+    task_identity,
+)
 
 from .direct import unwrap_actor, wrap_actor
 from .wire import OPTION, PARENT_OPTION, read_carrier, read_parent_id
@@ -127,18 +133,27 @@ class ContextMiddleware(dramatiq.Middleware):
         if not installation.active:
             return
         options = message.options
-        scope = _open(installation.carrier, read_carrier(options))
-        self._scopes.put(message, scope)
         message_id = message.message_id
-        vars(message)[_TOKEN_ATTRIBUTE] = running_message_id.set(
-            message_id if isinstance(message_id, str) else None
-        )
-        if self.task_identity:
-            bind_task_identity(
+        identity = (
+            task_identity(
                 task_id=message_id,
                 task_name=message.actor_name,
                 parent_task_id=read_parent_id(options),
             )
+            if self.task_identity
+            else None
+        )
+        scope = enter_task_scope(
+            installation.carrier,
+            read_carrier(options),
+            restore_trace="if_no_active_span",
+            task=message_id,
+            identity=identity,
+        )
+        self._scopes.put(message, scope)
+        vars(message)[_TOKEN_ATTRIBUTE] = running_message_id.set(
+            message_id if isinstance(message_id, str) else None
+        )
 
     @never_raises("Dramatiq after_process_message")
     def after_process_message(
@@ -167,22 +182,6 @@ class ContextMiddleware(dramatiq.Middleware):
         scope = self._scopes.pop(message)
         if scope is not None:
             scope.exit()
-
-
-def _open(carrier: Carrier, raw: object) -> Extraction:
-    """The run's open scope: the carrier restored, or a guard when it cannot be.
-
-    A strict Carrier refuses a bad carrier (before anything changed); the
-    message still runs, inside a guard, so what it binds is undone as usual.
-    """
-    scope = carrier.extract(raw, restore_trace="if_no_active_span")
-    try:
-        scope.enter()
-    except Exception as exc:
-        _logger.error("ctxcarry: the message's carrier was refused (%s); it runs without it", exc)
-        scope = guard_scope()
-        scope.enter()
-    return scope
 
 
 def _use_priority(broker: Any, options: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
 
 from ctxcarry import Carrier, CarrierError, TraceRestore
-from ctxcarry.kit import Installation, ScopeStore, bind_task_identity, never_raises
+from ctxcarry.kit import Installation, ScopeStore, never_raises, task_identity
 
 from .wire import AMQP_LABEL_LIMIT, encode_label, read_label, remove_label, write_label
 
@@ -137,15 +137,18 @@ class CtxcarryMiddleware(TaskiqMiddleware):
         scope = carrier.extract(raw, restore_trace=policy)
         run = _Run(message.task_id)
         token = _runs.set((*_runs.get(), run))
+        identity = (
+            task_identity(task_id=message.task_id, task_name=message.task_name)
+            if self.task_identity
+            else None
+        )
         try:
-            scope.enter()  # the snapshot includes the run: exit takes the fast path
+            scope.enter(bind=identity)  # the snapshot includes the run: exit takes the fast path
         except BaseException:
             _runs.reset(token)
             raise
         run.token = token
         _scopes.put(run, scope)
-        if self.task_identity:
-            bind_task_identity(task_id=message.task_id, task_name=message.task_name)
         if refused is not None:
             _warn(refused)  # inside the task's scope: the line carries its identity
 
