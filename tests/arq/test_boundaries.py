@@ -123,7 +123,12 @@ def test_nested_enqueue_through_ctx_redis_inherits_the_running_job(
             with tracer.start_as_current_span("web") as span, tenant("parent-tenant"):
                 job = await pool.enqueue_job("nested", shared_worker.queue)
             parent = await result(job)
-            child_job = Job(parent["child"], pool, _deserializer=pool.job_deserializer)
+            child_job = Job(
+                parent["child"],
+                pool,
+                _queue_name=shared_worker.queue,
+                _deserializer=pool.job_deserializer,
+            )
             child = await result(child_job)
             return parent, child, f"{span.get_span_context().trace_id:032x}"
         finally:

@@ -19,6 +19,7 @@ Environment:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -173,6 +174,19 @@ async def nested(ctx: dict[str, Any], queue: str) -> dict[str, Any]:
 
 _running = 0
 _high_water = 0
+#: ``concurrent`` jobs wait until this many of them run at once (or 10 s passed).
+BARRIER = int(os.environ.get("CTXCARRY_ARQ_BARRIER", "0"))
+_all_running: asyncio.Event | None = None
+
+
+async def _barrier() -> None:
+    global _all_running
+    if _all_running is None:
+        _all_running = asyncio.Event()
+    if _running >= BARRIER:
+        _all_running.set()
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(_all_running.wait(), 10)
 
 
 async def concurrent(ctx: dict[str, Any], index: int) -> dict[str, Any]:
@@ -189,6 +203,8 @@ async def concurrent(ctx: dict[str, Any], index: int) -> dict[str, Any]:
                 wrong.append(f"step {step}: log {structlog.contextvars.get_contextvars()}")
             structlog.contextvars.bind_contextvars(step=step, own=index)
             tenant.set(f"tenant-{index}")  # re-set: a leak would show in another job
+            if step == 0:
+                await _barrier()
             await asyncio.sleep(0.01 * ((index + step) % 3))
     finally:
         _running -= 1
@@ -233,3 +249,15 @@ if MODE in ("ctxcarry", "otel", "sentry"):
     if os.environ.get("CTXCARRY_ARQ_STRICT") == "1":
         install(Carrier(strict=True))
     worker_settings(WorkerSettings)
+
+
+class HostileMapping(dict):  # type: ignore[type-arg]
+    """A carrier that raises on every read (pickled into a job by the hostile tests)."""
+
+    def _boom(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("hostile carrier")
+
+    get = keys = items = values = __getitem__ = __iter__ = __len__ = __contains__ = _boom
+
+    def __reduce__(self) -> Any:
+        return (HostileMapping, ())
