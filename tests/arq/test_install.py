@@ -183,6 +183,9 @@ def test_run_job_deserializes_in_the_task_that_runs_on_job_start(arq_url: str) -
     assert seen["start_saw"][0] == "acme"  # your on_job_start runs inside the job's context
     assert seen["start_saw"][1]["task_name"] == "job"
     assert seen["end_saw"] == "acme"  # and your after_job_end too
+    from ctxcarry.adapters.arq import worker as worker_module
+
+    assert worker_module._scopes._by_key == {}  # every scope was closed
 
 
 def test_your_raising_on_job_start_still_gets_the_context_undone(arq_url: str) -> None:
