@@ -162,8 +162,9 @@ def worker_settings(settings: S) -> S:
         ("after_job_end", _AfterJobEnd),
     ):
         user = get(name)
-        if not isinstance(user, _Composed):
-            put(name, kind(user))
+        if isinstance(user, _Composed) or (user is None and kind is _OnJobEnd):
+            continue  # composed already; an on_job_end of our own would only cost an await
+        put(name, kind(user))
     pool = get("redis_pool")
     if pool is not None and hasattr(pool, "job_serializer"):
         pool.job_serializer = _wrapped_serializer(pool.job_serializer)
