@@ -16,7 +16,12 @@ enqueues. Modes:
 Figures are medians over rounds of CPU microseconds per job, and the median of
 each round's ratio to ``none``.
 
-    python benchmarks/bench_arq.py [--rounds 5] [--jobs 2000] [--modes none,ctxcarry,otel] [--json]
+    python benchmarks/bench_arq.py [--rounds 5] [--jobs 2000] [--modes none,ctxcarry,otel]
+                                   [--micro] [--json]
+
+``--micro`` adds the adapter's own steps per job, timed in isolation in one
+process against arq's pickle alone: the serializer on the producer, and the
+deserializer plus the hooks on the worker.
 
 Needs Redis (``CTXCARRY_REDIS_URL``, database 10 is used; its queues are
 deleted after each round).
@@ -129,6 +134,65 @@ async def child(mode: str, jobs: int) -> dict[str, float]:
     }
 
 
+def micro(loops: int, rounds: int) -> dict[str, dict[str, float]]:
+    """The adapter's own steps per job, in isolation, against arq's pickle alone (CPU us)."""
+    import pickle
+
+    import structlog
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from ctxcarry import QueueVar
+    from ctxcarry.adapters.arq import pool_options, worker_settings
+
+    trace.set_tracer_provider(TracerProvider())
+    queue_vars = [QueueVar(f"micro_{name}", default=None) for name in VAR_VALUES]
+    options = pool_options()
+    hooks = worker_settings({})
+    serializer, deserializer = options["job_serializer"], hooks["job_deserializer"]
+    start, end = hooks["on_job_start"], hooks["after_job_end"]
+    job = {"t": None, "f": "noop", "a": (), "k": {}, "et": 0}
+
+    def enqueue_side(carrying: bool) -> float:
+        dumps = serializer if carrying else pickle.dumps
+        began = time.process_time()
+        for _ in range(loops):
+            dumps(job)
+        return (time.process_time() - began) / loops * 1e6
+
+    async def worker_side(carrying: bool, blob: bytes) -> float:
+        ctx = {"job_id": "j", "job_try": 1}
+        began = time.process_time()
+        if carrying:
+            for _ in range(loops):
+                deserializer(blob)
+                await start(ctx)
+                await end(ctx)
+        else:
+            for _ in range(loops):
+                pickle.loads(blob)
+        return (time.process_time() - began) / loops * 1e6
+
+    for var, value in zip(queue_vars, VAR_VALUES.values(), strict=True):
+        var.set(value)
+    structlog.contextvars.bind_contextvars(**LOG_KEYS)
+    with trace.get_tracer("bench").start_as_current_span("web request"):
+        blob = serializer(job)
+        plain_blob = pickle.dumps(job)
+        samples: dict[str, list[float]] = {k: [] for k in ("ser0", "ser1", "run0", "run1")}
+        for _ in range(rounds):
+            samples["ser0"].append(enqueue_side(False))
+            samples["ser1"].append(enqueue_side(True))
+            samples["run0"].append(asyncio.run(worker_side(False, plain_blob)))
+            samples["run1"].append(asyncio.run(worker_side(True, blob)))
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    return {
+        "enqueue: job serializer": {"pickle": med["ser0"], "ctxcarry": med["ser1"]},
+        "worker: deserializer + hooks": {"pickle": med["run0"], "ctxcarry": med["run1"]},
+        "carrier bytes": {"pickle": float(len(plain_blob)), "ctxcarry": float(len(blob))},
+    }
+
+
 def run_round(mode: str, jobs: int) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", mode, "--jobs", str(jobs)],
@@ -147,8 +211,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--micro", action="store_true", help="also time the adapter's own steps in isolation"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "micro":
+        print(json.dumps(micro(2000, 15)))
+        return
     if args.child:
         print(json.dumps(asyncio.run(child(args.child, args.jobs))))
         return
@@ -168,6 +238,7 @@ def main() -> None:
             samples[mode].append(sample)
             for key in ("worker_us", "enqueue_us"):
                 ratios[mode][key].append(sample[key] / this_round["none"][key])
+    steps = run_round("micro", 0) if args.micro else {}
     load_after = os.getloadavg()
 
     table = []
@@ -190,7 +261,7 @@ def main() -> None:
         "load_after": [round(x, 2) for x in load_after],
     }
     if args.json:
-        print(json.dumps({"meta": meta, "results": table}, indent=2))
+        print(json.dumps({"meta": meta, "results": table, "steps": steps}, indent=2))
         return
     print(
         f"Python {meta['python']}, {args.jobs} no-op jobs x {args.rounds} rounds per mode, "
@@ -203,6 +274,12 @@ def main() -> None:
             f"{row['mode']:<15}{row['worker_us']:>10.1f}{row['worker_ratio']:>8.3f}"
             f"{row['enqueue_us']:>12.1f}{row['enqueue_ratio']:>8.3f}{row['jobs_per_s']:>9.0f}"
         )
+    if steps:
+        print("\nthe adapter's own steps per job, in isolation (CPU us; bytes of the stored job)")
+        print(f"{'step':<32}{'arq alone':>10}{'ctxcarry':>10}{'added':>8}")
+        for step, pair in steps.items():
+            added = pair["ctxcarry"] - pair["pickle"]
+            print(f"{step:<32}{pair['pickle']:>10.1f}{pair['ctxcarry']:>10.1f}{added:>8.1f}")
 
 
 if __name__ == "__main__":

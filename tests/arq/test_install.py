@@ -220,6 +220,45 @@ def test_your_raising_on_job_start_still_gets_the_context_undone(arq_url: str) -
     assert worker_module._scopes._by_key == {}
 
 
+def test_your_raising_on_job_end_still_gets_the_context_undone(arq_url: str) -> None:
+    """arq skips after_job_end when on_job_end raises; the adapter undoes its scope first."""
+    from ctxcarry.adapters.arq import worker as worker_module
+
+    queue = unique_queue("raising-end-")
+
+    async def end(ctx: dict[str, Any]) -> None:
+        raise RuntimeError("user end hook")
+
+    async def job(ctx: dict[str, Any]) -> None: ...
+
+    async def scenario() -> None:
+        pool = await producer(arq_url, queue)
+        enqueued = await pool.enqueue_job("job")
+        settings = {"functions": [func(job, name="job")], "on_job_end": end}
+        try:
+            with pytest.raises(RuntimeError, match="user end hook"):
+                await _run_worker(arq_url, queue, settings)
+        finally:
+            job_id = enqueued.job_id
+            await pool.delete(queue, f"arq:job:{job_id}", f"arq:in-progress:{job_id}")
+            await pool.delete(f"arq:retry:{job_id}")
+            await pool.aclose()
+
+    run(scenario())
+    assert worker_module._scopes._by_key == {}
+
+
+def test_a_redis_pool_given_to_the_worker_gets_the_serializers() -> None:
+    from arq.connections import ArqRedis
+
+    pool = ArqRedis(host="127.0.0.1", port=6379, db=10)  # not connected until used
+    settings = worker_settings({"redis_pool": pool})
+    assert settings["redis_pool"] is pool
+    assert isinstance(pool.job_serializer, CarryingSerializer)
+    assert isinstance(pool.job_deserializer, CarryingDeserializer)
+    assert not pool.job_deserializer.hands_off  # job.info() never hands anything off
+
+
 def test_the_hooks_never_raise(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
