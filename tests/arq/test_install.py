@@ -130,6 +130,7 @@ async def _run_worker(url: str, queue: str, settings: dict[str, Any]) -> Worker:
                 "burst": True,
                 "handle_signals": False,
                 "poll_delay": 0.05,
+                "keep_result": 60,
                 **settings,
             }
         )
@@ -139,6 +140,12 @@ async def _run_worker(url: str, queue: str, settings: dict[str, Any]) -> Worker:
     finally:
         await worker.close()
     return worker
+
+
+async def _forget(pool: Any, queue: str, job_id: str) -> None:
+    """Delete a job that arq left "in progress" (its hooks raised)."""
+    keys = (f"arq:{kind}:{job_id}" for kind in ("job", "in-progress", "retry", "result"))
+    await pool.delete(queue, *keys)
 
 
 def test_run_job_deserializes_in_the_task_that_runs_on_job_start(arq_url: str) -> None:
@@ -206,14 +213,13 @@ def test_your_raising_on_job_start_still_gets_the_context_undone(arq_url: str) -
     async def scenario() -> None:
         pool = await producer(arq_url, queue)
         with tenant("acme"):
-            await pool.enqueue_job("job")
+            enqueued = await pool.enqueue_job("job")
+        settings = {"functions": [job_function], "on_job_start": start}
         try:
             with pytest.raises(RuntimeError, match="user hook"):
-                await _run_worker(
-                    arq_url, queue, {"functions": [job_function], "on_job_start": start}
-                )
-        finally:
-            await pool.delete(queue)
+                await _run_worker(arq_url, queue, settings)
+        finally:  # the job stays "in progress": remove it
+            await _forget(pool, queue, enqueued.job_id)
             await pool.aclose()
 
     run(scenario())
@@ -239,9 +245,7 @@ def test_your_raising_on_job_end_still_gets_the_context_undone(arq_url: str) -> 
             with pytest.raises(RuntimeError, match="user end hook"):
                 await _run_worker(arq_url, queue, settings)
         finally:
-            job_id = enqueued.job_id
-            await pool.delete(queue, f"arq:job:{job_id}", f"arq:in-progress:{job_id}")
-            await pool.delete(f"arq:retry:{job_id}")
+            await _forget(pool, queue, enqueued.job_id)
             await pool.aclose()
 
     run(scenario())
