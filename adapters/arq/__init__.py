@@ -22,11 +22,12 @@ Carrier). See ``docs/adapters/arq.md``.
 from __future__ import annotations
 
 from .installation import install, is_installed, uninstall
-from .serializer import ENVELOPE_KEY, pool_options
+from .serializer import ENVELOPE_KEY, PARENT_KEY, pool_options
 from .worker import worker_settings
 
 __all__ = [
     "ENVELOPE_KEY",
+    "PARENT_KEY",
     "install",
     "is_installed",
     "pool_options",

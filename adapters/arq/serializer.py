@@ -38,16 +38,20 @@ from .installation import current, install
 
 __all__ = [
     "ENVELOPE_KEY",
+    "PARENT_KEY",
     "CarryingDeserializer",
     "CarryingSerializer",
     "Handoff",
     "pool_options",
+    "running_job",
     "take_handoff",
 ]
 
 #: The key of arq's job envelope that holds the carrier (the dict
 #: ``Carrier.inject`` returns). arq's own keys are one or two letters.
 ENVELOPE_KEY = "ctxcarry"
+#: The key that holds the id of the job that enqueued this one (nested enqueues only).
+PARENT_KEY = "ctxcarry_parent"
 
 Serializer = Callable[[dict[str, Any]], bytes]
 Deserializer = Callable[[bytes], dict[str, Any]]
@@ -58,16 +62,24 @@ _logger = logging.getLogger("ctxcarry")
 class Handoff:
     """What the worker's deserializer found for the job its task is about to run."""
 
-    __slots__ = ("function", "raw", "task")
+    __slots__ = ("function", "parent", "raw", "task")
 
-    def __init__(self, task: object, function: object, raw: object) -> None:
+    def __init__(self, task: object, function: object, raw: object, parent: object) -> None:
         self.task = task
         self.function = function
         self.raw = raw
+        self.parent = parent
 
 
 _handoff: contextvars.ContextVar[Handoff | None] = contextvars.ContextVar(
     "ctxcarry_arq_handoff", default=None
+)
+
+#: The id of the job running in this context (set by the worker's ``on_job_start``,
+#: seen by the job's coroutine, which arq creates from that context): the parent
+#: of whatever the job enqueues.
+running_job: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "ctxcarry_arq_running_job", default=None
 )
 
 
@@ -97,10 +109,10 @@ class CarryingSerializer:
         self.inner: Serializer = inner if inner is not None else pickle.dumps
 
     def __call__(self, data: dict[str, Any]) -> bytes:
-        carried = _carrier_for(data)
-        if carried:
+        extra = _envelope_keys_for(data)
+        if extra:
             try:
-                return self.inner({**data, ENVELOPE_KEY: carried})
+                return self.inner({**data, **extra})
             except Exception as exc:
                 _logger.warning(
                     "ctxcarry: arq's job serializer cannot encode the carrier (%s); "
@@ -111,11 +123,19 @@ class CarryingSerializer:
 
 
 @never_raises("arq job serializer")
-def _carrier_for(data: object) -> dict[str, Any] | None:
+def _envelope_keys_for(data: object) -> dict[str, Any] | None:
+    """The keys to add to a job envelope: the carrier, and the enqueuing job's id."""
     installation = current()
     if installation is None or not _is_job(data):
         return None
-    return installation.carrier.inject()
+    extra: dict[str, Any] = {}
+    carried = installation.carrier.inject()
+    if carried:
+        extra[ENVELOPE_KEY] = carried
+    parent = running_job.get()
+    if parent is not None:
+        extra[PARENT_KEY] = parent
+    return extra
 
 
 class CarryingDeserializer:
@@ -144,7 +164,10 @@ def _hand_off(data: object) -> None:
     if current() is None or not _is_job(data):
         return
     assert isinstance(data, dict)
-    _handoff.set(Handoff(_running_task(), dict.get(data, "f"), dict.get(data, ENVELOPE_KEY)))
+    get = dict.get
+    _handoff.set(
+        Handoff(_running_task(), get(data, "f"), get(data, ENVELOPE_KEY), get(data, PARENT_KEY))
+    )
 
 
 def take_handoff() -> Handoff | None:

@@ -32,6 +32,7 @@ from .serializer import (
     CarryingDeserializer,
     _wrapped_deserializer,
     _wrapped_serializer,
+    running_job,
     take_handoff,
 )
 
@@ -69,12 +70,25 @@ def enter_job(ctx: dict[Any, Any]) -> None:
     scope = installation.carrier.extract(raw, restore_trace="if_no_active_span")
     scope.enter()
     _scopes.put(_key(ctx), scope)
+    job_id = ctx.get("job_id")
+    running_job.set(job_id if isinstance(job_id, str) else None)  # this task dies with the job
     if binds_task_identity():
         function = handoff.function if handoff is not None else None
+        parent = handoff.parent if handoff is not None else None
         bind_task_identity(
-            task_id=ctx.get("job_id"),
+            task_id=job_id,
             task_name=function if isinstance(function, str) else None,
+            parent_task_id=parent if _is_job_id(parent) else None,
         )
+
+
+#: Longest parent job id bound from an envelope (arq's ids are 32 characters; yours may
+#: be longer); anything else there is not bound.
+MAX_PARENT_ID = 256
+
+
+def _is_job_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_PARENT_ID
 
 
 @never_raises("arq after_job_end")

@@ -22,7 +22,7 @@ from tests.arq.worker_app import tenant
 
 pytestmark = pytest.mark.integration
 
-IDENTITY = {"task_id", "task_name"}
+IDENTITY = {"task_id", "task_name", "parent_task_id"}
 
 
 def _carried(report: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +138,11 @@ def test_nested_enqueue_through_ctx_redis_inherits_the_running_job(
     assert child["tenant"] == "parent-tenant"
     assert _carried(child) == {"request_id": "r-nested", "parent_step": "bound-in-parent"}
     assert child["trace_id"] == trace_id
-    # the child's identity is its own, not its parent's
+    # the child's identity is its own, and names its parent; the parent has none
     assert child["log"]["task_id"] == child["job_id"] != parent["job_id"]
+    assert child["log"]["task_name"] == "report"
+    assert child["log"]["parent_task_id"] == parent["job_id"]
+    assert "parent_task_id" not in parent["log"]
 
 
 def test_arq_log_lines_carry_the_job_identity_and_context_but_not_the_carrier(

@@ -18,7 +18,7 @@ import structlog
 from arq.jobs import Job
 
 from ctxcarry import Carrier
-from ctxcarry.adapters.arq import ENVELOPE_KEY, install, pool_options
+from ctxcarry.adapters.arq import ENVELOPE_KEY, PARENT_KEY, install, pool_options
 from tests.arq.conftest import (
     SESSION_PREFIX,
     ArqWorker,
@@ -119,6 +119,21 @@ def test_a_carrier_that_raises_on_every_read_never_stops_the_job(
     report = run(_result_of(shared_worker, job_id))
     assert report["tenant"] is None
     assert report["log"] == {"task_id": job_id, "task_name": "report"}
+
+
+@pytest.mark.parametrize(
+    "parent", [12345, {"x": 1}, None, "", "p" * 10, "p" * 10_000], ids=lambda p: str(p)[:12]
+)
+def test_a_junk_parent_id_is_never_bound_unless_it_is_a_string(
+    shared_worker: ArqWorker, parent: Any
+) -> None:
+    envelope = {**_envelope({"structlog_context": {"request_id": "r-1"}}), PARENT_KEY: parent}
+    job_id = _write_job(shared_worker.url, shared_worker.queue, envelope)
+    report = run(_result_of(shared_worker, job_id))
+    expected = {"request_id": "r-1", "task_id": job_id, "task_name": "report"}
+    if isinstance(parent, str) and 0 < len(parent) <= 256:
+        expected["parent_task_id"] = parent
+    assert report["log"] == expected
 
 
 def test_a_broken_envelope_fails_only_its_own_job(shared_worker: ArqWorker) -> None:
