@@ -174,7 +174,8 @@ async def nested(ctx: dict[str, Any], queue: str) -> dict[str, Any]:
 
 _running = 0
 _high_water = 0
-#: ``concurrent`` jobs wait until this many of them run at once (or 10 s passed).
+#: ``concurrent`` jobs wait until this many of them run at once (at most 45 s: the
+#: job timeout is 60 s, so a worker that never runs them all together fails the test).
 BARRIER = int(os.environ.get("CTXCARRY_ARQ_BARRIER", "0"))
 _all_running: asyncio.Event | None = None
 
@@ -186,7 +187,7 @@ async def _barrier() -> None:
     if _running >= BARRIER:
         _all_running.set()
     with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(_all_running.wait(), 10)
+        await asyncio.wait_for(_all_running.wait(), 45)
 
 
 async def concurrent(ctx: dict[str, Any], index: int) -> dict[str, Any]:
