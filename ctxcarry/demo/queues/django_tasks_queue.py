@@ -86,10 +86,12 @@ def _define_tasks() -> None:
 
 def _configure_django(database: Path) -> None:
     """Configure and set up Django for the demo alone: one app list, one SQLite file."""
-    if os.environ.get("DJANGO_SETTINGS_MODULE") or settings.configured:
+    module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if module or settings.configured:
+        where = f"DJANGO_SETTINGS_MODULE is {module}" if module else "Django is configured"
         raise DemoError(
-            "the django-tasks demo configures Django itself: run it where Django is not "
-            "configured (DJANGO_SETTINGS_MODULE unset)"
+            f"the django-tasks demo configures Django itself, but {where}: "
+            f"run it in a process of its own, without DJANGO_SETTINGS_MODULE"
         )
     settings.configure(
         DATABASES={
