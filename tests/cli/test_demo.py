@@ -119,6 +119,23 @@ def test_demo_on_django_tasks_in_a_configured_django_process_is_one_line_error(
     assert result.stdout == ""
 
 
+def test_demo_on_django_tasks_without_its_database_backend_names_the_package() -> None:
+    # django-tasks-db is not in the django-tasks extra (the backend is the user's choice).
+    script = (
+        "import sys\n"
+        "sys.modules['django_tasks_db'] = None\n"
+        "from ctxcarry.cli import main\n"
+        "sys.exit(main(['demo', '--queue', 'django-tasks']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("ctxcarry demo: error: the demo on django-tasks needs")
+    assert "django-tasks-db" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_demo_prints_the_journey_in_the_same_order_every_time() -> None:
     first, second = (run_cli("demo", timeout=DEMO_TIMEOUT) for _ in range(2))
     assert first.returncode == second.returncode == 0

@@ -31,12 +31,19 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, connections
 from django_tasks import task
-from django_tasks_db import DatabaseBackend
 
 from ctxcarry.adapters.django_tasks import install, uninstall  # type: ignore[import-not-found, unused-ignore]
 
 from .. import journey
-from . import DemoError
+from . import DemoError, MissingExtra
+
+try:
+    from django_tasks_db import DatabaseBackend
+except ModuleNotFoundError:  # not in the django-tasks extra: the backend is the user's choice
+    raise MissingExtra(
+        "the demo on django-tasks needs django-tasks-db, the database backend: "
+        'pip install -e ".[demo,django-tasks]" django-tasks-db from a checkout'
+    ) from None
 
 __all__ = ["DjangoTasksDemo", "open_queue"]
 
