@@ -6,12 +6,14 @@ import re
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 import redis
 
 from ctxcarry.demo.context import Sighting
-from ctxcarry.demo.journey import EXPECTED_RUNS
+from ctxcarry.demo.journey import EXPECTED_RUNS, EXPECTED_RUNS_WITHOUT_RETRY
 from ctxcarry.demo.verify import RequestRecord, check
 from tests.cli.conftest import REPO, run_cli
 
@@ -34,7 +36,15 @@ def parse_paragraphs(output: str) -> list[list[dict[str, str]]]:
     return [p for p in paragraphs if p]
 
 
-def assert_same_context_on_both_sides(output: str) -> None:
+def assert_same_context_on_both_sides(
+    output: str, expected_runs: Sequence[tuple[str, int | None]] = EXPECTED_RUNS
+) -> None:
+    """Each request's task lines carry its context; the unrelated task and the control none.
+
+    ``expected_runs`` is the queue's journey: with a retry (an attempt 2) the
+    retry's two lines must be there, without one no line may say it retries.
+    """
+    retries = any(attempt == 2 for _, attempt in expected_runs)
     paragraphs = parse_paragraphs(output)
     *requests, without = [p for p in paragraphs if p[0]["side"] == "web"]
     assert len(requests) == 3
@@ -42,13 +52,16 @@ def assert_same_context_on_both_sides(output: str) -> None:
     for paragraph in requests:
         web = paragraph[0]
         workers = [line for line in paragraph if line["side"] == "worker"]
-        assert len(workers) == len(EXPECTED_RUNS)
+        assert len(workers) == len(expected_runs)
         for line in workers:
             for key in ("tenant", "request_id", "trace_id"):
                 assert line[key] == web[key], (key, line, web)
         assert any("enqueued by a task" in line["event"] for line in workers)
-        assert any("retrying" in line["event"] for line in workers)
-        assert any("attempt 2" in line["event"] for line in workers)
+        if retries:
+            assert any("retrying" in line["event"] for line in workers)
+            assert any("attempt 2" in line["event"] for line in workers)
+        else:
+            assert not any("retrying" in line["event"] for line in workers)
         tenants.add(web["tenant"])
     assert len(tenants) == 3
     unrelated = paragraphs[3]
@@ -57,7 +70,7 @@ def assert_same_context_on_both_sides(output: str) -> None:
     assert "Without ctxcarry" in output
     assert without[0]["tenant"] == "acme"
     without_worker = [line for line in without if line["side"] == "worker"]
-    assert len(without_worker) == len(EXPECTED_RUNS)
+    assert len(without_worker) == len(expected_runs)
     assert {(w["tenant"], w["request_id"], w["trace_id"]) for w in without_worker} == {
         ("-", "-", "-")
     }
@@ -77,6 +90,50 @@ def test_demo_shows_the_same_context_on_both_sides() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert_same_context_on_both_sides(result.stdout)
     assert result.stdout.splitlines()[-1].startswith("ctxcarry demo: OK - 3 requests, 13 task runs")
+
+
+def test_demo_on_django_tasks_shows_the_same_context_on_both_sides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The demo configures Django itself; pytest-django's settings module is not for it.
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    result = run_cli("demo", "--queue", "django-tasks", timeout=DEMO_TIMEOUT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_same_context_on_both_sides(result.stdout, EXPECTED_RUNS_WITHOUT_RETRY)
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("ctxcarry demo: OK - 3 requests, 10 task runs"), last
+    # The tasks waited in a temporary SQLite database: gone once the demo is done.
+    database = re.search(r"\(sqlite:///(\S+)\)", last)
+    assert database is not None, last
+    assert not Path(database[1]).parent.exists()
+
+
+def test_demo_on_django_tasks_in_a_configured_django_process_is_one_line_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "tests.settings")
+    result = run_cli("demo", "--queue", "django-tasks", timeout=DEMO_TIMEOUT)
+    assert result.returncode == 1
+    assert result.stderr.startswith("ctxcarry demo: error: the django-tasks demo configures")
+    assert result.stderr.count("\n") == 1
+    assert result.stdout == ""
+
+
+def test_demo_on_django_tasks_without_its_database_backend_names_the_package() -> None:
+    # django-tasks-db is not in the django-tasks extra (the backend is the user's choice).
+    script = (
+        "import sys\n"
+        "sys.modules['django_tasks_db'] = None\n"
+        "from ctxcarry.cli import main\n"
+        "sys.exit(main(['demo', '--queue', 'django-tasks']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("ctxcarry demo: error: the demo on django-tasks needs")
+    assert "django-tasks-db" in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 def test_demo_prints_the_journey_in_the_same_order_every_time() -> None:

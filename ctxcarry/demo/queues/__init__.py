@@ -55,6 +55,7 @@ QUEUES: dict[str, tuple[str, str, str]] = {
     "taskiq": ("taskiq_queue", "taskiq", ""),
     "arq": ("arq_queue", "arq", "redis://localhost:6379/0"),
     "rq": ("rq_queue", "rq", "redis://localhost:6379/0"),
+    "django-tasks": ("django_tasks_queue", "django-tasks", ""),
 }
 
 
