@@ -136,6 +136,29 @@ def test_demo_on_django_tasks_without_its_database_backend_names_the_package() -
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("queue", ["dramatiq", "taskiq"])
+def test_demo_on_an_in_memory_queue_shows_the_same_context_on_both_sides(queue: str) -> None:
+    result = run_cli("demo", "--queue", queue, timeout=DEMO_TIMEOUT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_same_context_on_both_sides(result.stdout)
+    assert result.stdout.splitlines()[-1].startswith(
+        f"ctxcarry demo: OK - 3 requests, 13 task runs on {queue} (in memory)"
+    )
+
+
+@pytest.mark.parametrize("queue", ["arq", "rq", "dramatiq"])
+def test_demo_on_a_redis_queue_shows_the_context_and_leaves_no_keys(
+    queue: str, redis_db_url: str
+) -> None:
+    client = redis.Redis.from_url(redis_db_url)
+    before = set(client.keys("*ctxcarry-demo-*"))
+    result = run_cli("demo", "--queue", queue, "--broker", redis_db_url, timeout=DEMO_TIMEOUT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_same_context_on_both_sides(result.stdout)
+    assert set(client.keys("*ctxcarry-demo-*")) == before
+    client.close()
+
+
 def test_demo_prints_the_journey_in_the_same_order_every_time() -> None:
     first, second = (run_cli("demo", timeout=DEMO_TIMEOUT) for _ in range(2))
     assert first.returncode == second.returncode == 0
