@@ -21,6 +21,7 @@ page: ``QueueVar("gs_tenant", ...)`` in getting-started.md).
 from __future__ import annotations
 
 import contextvars
+import importlib.util
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -82,9 +83,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+#: arq's page needs arq, which runs its tests in an environment of its own (tests/conftest.py).
+_EXCLUDED = [] if importlib.util.find_spec("arq") else ["docs/adapters/arq.md"]
+
 pytest_collect_file = Sybil(
     parsers=[IsolatedPythonCodeBlockParser(), SkipParser()],
     patterns=["README.md", "docs/**/*.md", "docs/*.md"],
+    excludes=_EXCLUDED,
     setup=_setup,
     teardown=_teardown,
     name="docs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -146,7 +147,20 @@ def test_demo_on_an_in_memory_queue_shows_the_same_context_on_both_sides(queue: 
     )
 
 
-@pytest.mark.parametrize("queue", ["arq", "rq", "dramatiq"])
+@pytest.mark.parametrize(
+    "queue",
+    [
+        pytest.param(
+            "arq",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("arq") is None,
+                reason="arq runs in its own environment (.[test-arq]; see tests/conftest.py)",
+            ),
+        ),
+        "rq",
+        "dramatiq",
+    ],
+)
 def test_demo_on_a_redis_queue_shows_the_context_and_leaves_no_keys(
     queue: str, redis_db_url: str
 ) -> None:
