@@ -18,12 +18,25 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from opentelemetry import propagate
 
-from .budget import ENTRY_OVERHEAD, ENVELOPE_OVERHEAD, LOG_OVERHEAD, Entry, fit, upper_bound
+from .budget import (
+    ENTRY_OVERHEAD,
+    ENVELOPE_OVERHEAD,
+    LOG_OVERHEAD,
+    MAX_ESCAPED_CHAR,
+    MAX_ESCAPED_PRINTABLE,
+    QUOTES,
+    SCALAR_BOUND,
+    Entry,
+    fit,
+    upper_bound,
+)
 from .jsonvalue import (
+    MAX_SAFE_INTEGER,
     NotJSON,
     TooLarge,
     copy_json,
     encode_ascii,
+    is_clean_text,
     sanitize_loose,
     snapshot_exact,
     string_size,
@@ -70,9 +83,11 @@ _TRACE_ORDER = {"traceparent": 0, "tracestate": 1, "baggage": 2}
 _NO_TRACE: dict[str, str] = {}
 #: Upper bound of the fixed punctuation around the sections (envelope + structlog object).
 _SECTIONS_BOUND = 2 + ENVELOPE_OVERHEAD + LOG_OVERHEAD
-_ENTRY_BOUND = ENTRY_OVERHEAD
-#: Integers below this magnitude have at most 20 digits: no size check needed.
-_SAFE_INT = 10**19
+#: Integers below this magnitude travel as numbers (I-JSON) and have at most
+#: 17 characters: no size check needed.
+_SAFE_INT = MAX_SAFE_INTEGER + 1
+#: Largest format version a warning shows; beyond it the digits are the producer's.
+_SHOWN_VERSION_LIMIT = 10**6
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -176,10 +191,19 @@ class Carrier:
             problems.add(f"trace context: propagator failed ({type(exc).__name__})")
             return _NO_TRACE, 0
         bound = 0
+        names = known_valid_names
         for key, value in headers.items():
-            if type(value) is not str or len(value) > FIELD_LIMITS.get(key, DEFAULT_LIMIT):
+            # The fast path takes what the slow path would keep unchanged: a
+            # known key name and a printable ASCII value within its limit.
+            if (
+                key not in names
+                or type(key) is not str
+                or type(value) is not str
+                or len(value) > FIELD_LIMITS.get(key, DEFAULT_LIMIT)
+                or not (value.isascii() and value.isprintable())
+            ):
                 return self._drop_bad_trace(headers, problems)
-            bound += len(key) + 2 * len(value) + _ENTRY_BOUND
+            bound += len(key) + MAX_ESCAPED_PRINTABLE * len(value) + QUOTES + ENTRY_OVERHEAD
         return headers, bound
 
     @staticmethod
@@ -188,12 +212,15 @@ class Carrier:
         kept: dict[str, str] = {}
         bound = 0
         for key, value in headers.items():
+            if not is_valid_key(key):
+                problems.add(f"trace field {safe_name(key)}: not a valid key name")
+                continue
             reason = check_trace_value(key, value, trusted=True)
             if reason is not None:
                 problems.add(f"trace field {safe_name(key)} {reason}")
                 continue
             kept[key] = value
-            bound += len(key) + 2 * len(value) + _ENTRY_BOUND
+            bound += len(key) + MAX_ESCAPED_PRINTABLE * len(value) + QUOTES + ENTRY_OVERHEAD
         return kept, bound
 
     def _capture_context(self, problems: Problems) -> tuple[dict[str, Any], dict[str, Any], int]:
@@ -220,7 +247,7 @@ class Carrier:
                 if type(wire) is dict or type(wire) is list:
                     wire = copy_json(wire)
                 queuevars[var_name] = wire
-                bound += len(var_name) + value[2] + _ENTRY_BOUND
+                bound += len(var_name) + value[2] + ENTRY_OVERHEAD
                 continue
             key = log_keys.get(cvar, _UNSEEN)
             if key is _UNSEEN:
@@ -231,17 +258,27 @@ class Carrier:
                 name = cvar.name[_STRUCTLOG_PREFIX_LEN:]
                 problems.add(f"structlog key {safe_name(name)}: not a valid key name")
                 continue
-            if type(value) is str:  # the common case, inline: no size check before the budget
+            # The common case, inline: an ASCII string without NUL (two C-level
+            # checks) needs no closer look before the budget.
+            if type(value) is str and value.isascii() and "\x00" not in value:
                 log[key] = value
-                bound += len(key) + 12 * len(value) + 2 + _ENTRY_BOUND
+                bound += len(key) + MAX_ESCAPED_CHAR * len(value) + QUOTES + ENTRY_OVERHEAD
                 continue
+            changed: set[str] = set()
             try:
-                json_value, size = _log_value(value, limit, sanitize_loose)
+                json_value, size = _loose_log_value(value, limit, changed)
             except NotJSON as exc:
                 problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
                 continue
+            except Exception as exc:  # whatever a bound object does, inject goes on
+                problems.add(
+                    f"structlog key {safe_name(key)}: could not be converted ({type(exc).__name__})"
+                )
+                continue
+            if changed:
+                problems.add(f"structlog key {safe_name(key)}: {'; '.join(sorted(changed))}")
             log[key] = json_value
-            bound += len(key) + size + _ENTRY_BOUND
+            bound += len(key) + size + ENTRY_OVERHEAD
         return queuevars, log, bound
 
     def _enforce_limits(
@@ -328,7 +365,7 @@ class Carrier:
                         problems.add(f"trace field {safe_name(field)} {reason}")
                         continue
                 trace[field] = value
-                bound += len(field) + 2 * len(value) + _ENTRY_BOUND
+                bound += len(field) + MAX_ESCAPED_PRINTABLE * len(value) + QUOTES + ENTRY_OVERHEAD
 
         slots: dict[QueueVar[Any], Slot] = {}
         version = FORMAT_VERSION
@@ -359,8 +396,9 @@ class Carrier:
             problems.add(f"{ENVELOPE_KEY!r} has no valid format version; QueueVars not restored")
             return FORMAT_VERSION, None
         if version > FORMAT_VERSION:
+            shown = version if version < _SHOWN_VERSION_LIMIT else "(a huge number)"
             problems.add(
-                f"format version {version} is newer than {FORMAT_VERSION}; QueueVars not restored"
+                f"format version {shown} is newer than {FORMAT_VERSION}; QueueVars not restored"
             )
             return version, None
         return version, envelope.get(VARS_KEY)
@@ -386,7 +424,7 @@ class Carrier:
                 problems.add(f"QueueVar {safe_name(key)}: {reason}")
                 continue
             kind = type(value)
-            if kind is str and len(value) < limit:
+            if kind is str and len(value) < limit and is_clean_text(value):
                 wire: Any = value
                 size = len(encode_ascii(value))
             elif kind is int and -_SAFE_INT < value < _SAFE_INT:
@@ -399,14 +437,14 @@ class Carrier:
                     continue
             if var.plain:
                 slots[var] = (wire, wire, size)
-                bound += len(key) + size + _ENTRY_BOUND
+                bound += len(key) + size + ENTRY_OVERHEAD
                 continue
             try:
                 slots[var] = var.decode_slot(wire, size)
             except Exception as exc:  # a codec is user code reading untrusted input
                 problems.add(f"QueueVar {safe_name(key)}: refused by codec ({_describe(exc)})")
                 continue
-            bound += len(key) + size + _ENTRY_BOUND
+            bound += len(key) + size + ENTRY_OVERHEAD
         if len(raw) > room:
             problems.add(f"{len(raw) - room} more QueueVar(s) over max_keys={self.max_keys}")
         return bound
@@ -427,16 +465,16 @@ class Carrier:
         limit, valid_names = self.max_bytes, known_valid_names
         bound = 0
         for key, value in islice(raw.items(), room):
-            if key not in valid_names and not is_valid_key(key):
+            if type(key) is not str or (key not in valid_names and not is_valid_key(key)):
                 problems.add(f"structlog key {safe_name(key)}: not a valid key name")
                 continue
             try:
-                json_value, size = _log_value(value, limit, snapshot_exact)
+                json_value, size = _exact_log_value(value, limit)
             except NotJSON as exc:
                 problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
                 continue
             log[key] = json_value
-            bound += len(key) + size + _ENTRY_BOUND
+            bound += len(key) + size + ENTRY_OVERHEAD
         if len(raw) > room:
             problems.add(f"{len(raw) - room} more structlog key(s) over max_keys={self.max_keys}")
         return bound
@@ -508,21 +546,28 @@ def _classify(cvar: contextvars.ContextVar[Any]) -> str | None:
     return key
 
 
-def _log_value(
-    value: Any, limit: int, walk: Callable[[Any, int], tuple[Any, int]]
-) -> tuple[Any, int]:
-    """A structlog value as JSON and an upper bound of its size (``NotJSON`` if it can't travel).
+def _loose_log_value(value: Any, limit: int, changed: set[str]) -> tuple[Any, int]:
+    """inject: a structlog value as JSON and an upper bound of its size.
 
-    Strings and small ints are JSON as they are, bounded without encoding them
-    (a character escapes to at most 12 bytes); anything else goes through
-    ``walk`` (inject converts loosely, extract accepts JSON exactly).
+    Raises ``NotJSON`` if it cannot travel; conversions go into ``changed``.
+    """
+    if type(value) is int and -_SAFE_INT < value < _SAFE_INT:
+        return value, SCALAR_BOUND
+    return sanitize_loose(value, limit, changed)
+
+
+def _exact_log_value(value: Any, limit: int) -> tuple[Any, int]:
+    """decode: a structlog value exactly as JSON and an upper bound of its size.
+
+    Clean strings and exact ints are JSON as they are, bounded without
+    encoding them; anything else is walked (``NotJSON`` if it can't travel).
     """
     kind = type(value)
-    if kind is str and len(value) < limit:
-        return value, 12 * len(value) + 2
+    if kind is str and len(value) < limit and is_clean_text(value):
+        return value, MAX_ESCAPED_CHAR * len(value) + QUOTES
     if kind is int and -_SAFE_INT < value < _SAFE_INT:
-        return value, 24
-    return walk(value, limit)
+        return value, SCALAR_BOUND
+    return snapshot_exact(value, limit)
 
 
 # The fast paths of extract's decoding. Each handles the shape a carrier
@@ -530,7 +575,8 @@ def _log_value(
 # returns -1 for anything else, which then goes through the item-by-item
 # checks that name each problem. Keys are validated names, so at most
 # MAX_KEY_LENGTH characters each: no need to measure them.
-_PER_KEY_BOUND = MAX_KEY_LENGTH + _ENTRY_BOUND
+_PER_KEY_BOUND = MAX_KEY_LENGTH + ENTRY_OVERHEAD
+_ONLY_STR = frozenset((str,))
 
 
 def _plain_log_bound(log: dict[str, Any], limit: int) -> int:
@@ -540,19 +586,21 @@ def _plain_log_bound(log: dict[str, Any], limit: int) -> int:
     a ``str`` or a small ``int``, which are JSON exactly as they are, with at
     most ``limit`` characters of text in all.
     """
-    if not log.keys() <= known_valid_names:
+    # Equal names are not enough: a str subclass can hash and compare like a
+    # known name while its text is anything. Both checks run in C.
+    if not log.keys() <= known_valid_names or not set(map(type, log)) <= _ONLY_STR:
         return -1
     text = 0
     for value in log.values():
         if type(value) is str:
+            if not (value.isascii() and "\x00" not in value) and not is_clean_text(value):
+                return -1
             text += len(value)
         elif type(value) is not int or not -_SAFE_INT < value < _SAFE_INT:
             return -1
     if text >= limit:
         return -1
-    # 24 bytes per entry cover an int's digits or a string's quotes; a string
-    # character escapes to at most 12 bytes (a surrogate pair).
-    return len(log) * (_PER_KEY_BOUND + 24) + 12 * text
+    return len(log) * (_PER_KEY_BOUND + SCALAR_BOUND) + MAX_ESCAPED_CHAR * text
 
 
 def _plain_queuevar_slots(raw: dict[Any, Any], slots: dict[QueueVar[Any], Slot], limit: int) -> int:
@@ -569,7 +617,9 @@ def _plain_queuevar_slots(raw: dict[Any, Any], slots: dict[QueueVar[Any], Slot],
         if var is None:
             return -1
         if type(value) is str:
-            if len(value) >= limit:
+            if len(value) >= limit or (
+                not (value.isascii() and "\x00" not in value) and not is_clean_text(value)
+            ):
                 return -1
             size = len(encode(value))
         elif type(value) is int and -_SAFE_INT < value < _SAFE_INT:

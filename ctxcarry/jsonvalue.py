@@ -1,15 +1,27 @@
 """JSON values: the only things that travel in a carrier.
 
+What may travel is one rule, enforced on both sides (see docs/wire-format.md):
+I-JSON (RFC 7493) plus no U+0000. Strings -- values and object keys, at every
+depth -- hold Unicode scalar values only (no lone surrogate) and no NUL;
+integers are exactly representable as IEEE doubles (``|n| <= 2**53 - 1``);
+floats are finite; containers nest at most :data:`MAX_DEPTH` deep. Such a
+value is accepted by every transport ctxcarry supports: AMQP header tables
+(signed 64-bit integers), PostgreSQL ``jsonb`` (no ``\u0000``, no unpaired
+surrogates), Redis, and JSON in any language.
+
 Two policies share one walker design:
 
 * :func:`snapshot_exact` is for QueueVars and for everything read back from a
-  carrier. It accepts exactly the values that survive a JSON round trip
-  unchanged (``dict`` with ``str`` keys, ``list``, ``str``, ``int``, finite
-  ``float``, ``bool``, ``None``) and refuses lossy ones (a tuple would come back
-  as a list, an ``IntEnum`` as an ``int``, an ``int`` key as a ``str``).
+  carrier. It accepts exactly the values that satisfy the rule and survive a
+  JSON round trip unchanged (``dict`` with ``str`` keys, ``list``, ``str``,
+  ``int``, finite ``float``, ``bool``, ``None``) and refuses everything else (a
+  tuple would come back as a list, an ``IntEnum`` as an ``int``, an ``int``
+  key as a ``str``, a 64-bit id as a rounded double in JavaScript).
 * :func:`sanitize_loose` is for structlog values, which are log data: it also
   turns UUID, datetime/date/time, Decimal, Enum, tuples and subclasses of the
-  JSON scalars into their JSON forms.
+  JSON scalars into their JSON forms, an integer beyond the exact range into
+  its decimal string, and each lone surrogate or NUL of a string into U+FFFD.
+  It reports each such change through ``changed`` (the caller warns).
 
 Both return a private deep copy (so a later mutation of the original changes
 nothing that was captured) together with the value's exact encoded size:
@@ -26,6 +38,7 @@ import decimal
 import enum
 import json.encoder
 import math
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeAlias, cast
@@ -33,10 +46,12 @@ from typing import Any, TypeAlias, cast
 __all__ = [
     "JSONValue",
     "MAX_DEPTH",
+    "MAX_SAFE_INTEGER",
     "NotJSON",
     "TooLarge",
     "copy_json",
     "encode_ascii",
+    "is_clean_text",
     "sanitize_loose",
     "snapshot_exact",
     "string_size",
@@ -46,6 +61,9 @@ JSONValue: TypeAlias = "dict[str, JSONValue] | list[JSONValue] | str | int | flo
 
 #: Containers nested deeper than this are refused (it also bounds recursion).
 MAX_DEPTH = 32
+
+#: Largest integer magnitude that travels as a number (exact as an IEEE double; I-JSON).
+MAX_SAFE_INTEGER = 2**53 - 1
 
 _UNLIMITED = 1 << 62
 
@@ -65,16 +83,27 @@ class TooLarge(NotJSON):
     """A value's JSON form is larger than the limit it was checked against."""
 
 
+#: A lone surrogate or NUL: what a carried string may never hold.
+_UNCLEAN = re.compile("[\x00\ud800-\udfff]")
+_unclean_search = _UNCLEAN.search
+_REPLACEMENT = "\ufffd"
+
+
+def is_clean_text(text: str) -> bool:
+    """True when ``text`` holds no NUL and no lone surrogate (the common case in C)."""
+    if text.isascii():
+        return "\x00" not in text
+    return _unclean_search(text) is None
+
+
+def _check_text(text: str, what: str) -> None:
+    if "\x00" in text or (not text.isascii() and _unclean_search(text) is not None):
+        raise NotJSON(f"{what} holds a lone surrogate or U+0000")
+
+
 def string_size(text: str) -> int:
     """Exact size of ``text`` as an ASCII-escaped JSON string, quotes included."""
     return len(encode_ascii(text))
-
-
-def _scalar_size_int(value: int) -> int:
-    try:
-        return len(int.__repr__(value))
-    except ValueError:  # more digits than sys.get_int_max_str_digits()
-        raise NotJSON("integer has too many digits") from None
 
 
 def _float_size(value: float) -> int:
@@ -101,13 +130,17 @@ def _exact(value: Any, depth: int, limit: int) -> tuple[JSONValue, int]:
     if kind is str:
         if len(value) + 2 > limit:
             raise _too_large(limit)
+        if "\x00" in value or (not value.isascii() and _unclean_search(value) is not None):
+            raise NotJSON("string holds a lone surrogate or U+0000")
         return value, len(encode_ascii(value))
     if value is None:
         return None, 4
     if kind is bool:
         return value, 4 if value else 5
     if kind is int:
-        return value, _scalar_size_int(value)
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return value, len(int.__repr__(value))
+        raise NotJSON("integer outside +-(2**53 - 1), not exact in JSON")
     if kind is float:
         return value, _float_size(value)
     if kind is list or kind is dict:
@@ -141,6 +174,7 @@ def _exact_dict(mapping: dict[object, object], depth: int, limit: int) -> tuple[
     for key, item in mapping.items():
         if type(key) is not str:
             raise NotJSON(f"dict key of type {_type_name(key)} is not a JSON string")
+        _check_text(key, "dict key")
         size += string_size(key) + 1
         item_copy, item_size = _exact(item, depth + 1, limit - size)
         copied[key] = item_copy
@@ -150,31 +184,58 @@ def _exact_dict(mapping: dict[object, object], depth: int, limit: int) -> tuple[
     return copied, size
 
 
-def sanitize_loose(value: object, limit: int = _UNLIMITED) -> tuple[JSONValue, int]:
+#: What :func:`sanitize_loose` reports through ``changed``.
+BIG_INT_AS_STRING = "integer beyond +-(2**53 - 1) sent as its decimal string"
+TEXT_REPAIRED = "lone surrogate or U+0000 sent as U+FFFD"
+
+
+def sanitize_loose(
+    value: object, limit: int = _UNLIMITED, changed: set[str] | None = None
+) -> tuple[JSONValue, int]:
     """Convert a log value to JSON: exact JSON as is, well-known types to strings.
 
     UUID -> canonical string; datetime/date/time -> ISO 8601; Decimal -> its
     string (finite only); Enum -> its value if that is a ``str``, else its name;
-    tuple -> list; subclasses of ``str``/``int``/``float`` -> the plain value.
-    Anything else raises :class:`NotJSON`.
+    tuple -> list; subclasses of ``str``/``int``/``float`` -> the plain value
+    (read without calling the subclass's own methods). An integer beyond the
+    exact range becomes its decimal string and a lone surrogate or NUL becomes
+    U+FFFD, each noted in ``changed`` (:data:`BIG_INT_AS_STRING`,
+    :data:`TEXT_REPAIRED`). Anything else raises :class:`NotJSON`.
     """
-    return _loose(value, 0, limit)
+    return _loose(value, 0, limit, set() if changed is None else changed)
 
 
-def _loose(value: object, depth: int, limit: int) -> tuple[JSONValue, int]:
+def _loose(value: object, depth: int, limit: int, changed: set[str]) -> tuple[JSONValue, int]:
     kind = type(value)
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
+    if kind is str:
+        text = cast(str, value)
+        if not is_clean_text(text):
+            changed.add(TEXT_REPAIRED)
+            text = _UNCLEAN.sub(_REPLACEMENT, text)
+        return _exact(text, depth, limit)
+    if kind is int:
+        number = cast(int, value)
+        if -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+            return number, len(int.__repr__(number))
+        changed.add(BIG_INT_AS_STRING)
+        if number.bit_length() > limit * 4:  # more digits than the budget: don't print it
+            raise _too_large(limit)
+        try:
+            digits = int.__repr__(number)
+        except ValueError:  # more digits than sys.get_int_max_str_digits()
+            raise _too_large(limit) from None
+        return _exact(digits, depth, limit)
+    if kind is float or kind is bool or value is None:
         return _exact(value, depth, limit)
     if kind is list or kind is tuple:
         if depth >= MAX_DEPTH:
             raise NotJSON(f"nested deeper than {MAX_DEPTH} levels")
-        return _loose_list(cast("list[object]", value), depth, limit)
+        return _loose_list(cast("list[object]", value), depth, limit, changed)
     if kind is dict:
         if depth >= MAX_DEPTH:
             raise NotJSON(f"nested deeper than {MAX_DEPTH} levels")
-        return _loose_dict(cast("dict[object, object]", value), depth, limit)
-    converted = _convert_known(value)
-    return _exact(converted, depth, limit)
+        return _loose_dict(cast("dict[object, object]", value), depth, limit, changed)
+    return _loose(_convert_known(value), depth, limit, changed)
 
 
 def _convert_known(value: object) -> object:
@@ -183,31 +244,39 @@ def _convert_known(value: object) -> object:
         member_value = value.value
         return str.__str__(member_value) if isinstance(member_value, str) else value.name
     if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return value.isoformat()
+        return uuid.UUID.__str__(value)
+    if isinstance(value, _dt.datetime):
+        return _dt.datetime.isoformat(value)
+    if isinstance(value, _dt.date):
+        return _dt.date.isoformat(value)
+    if isinstance(value, _dt.time):
+        return _dt.time.isoformat(value)
     if isinstance(value, decimal.Decimal):
-        if not value.is_finite():
+        if not decimal.Decimal.is_finite(value):
             raise NotJSON("Decimal NaN and Infinity are not JSON")
-        return str(value)
+        return decimal.Decimal.__str__(value)
+    # The plain value of a subclass, read by the base type: never the
+    # subclass's own (possibly failing) __str__/__int__/__float__.
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, bool):  # pragma: no cover - bool cannot be subclassed
         return bool(value)
     if isinstance(value, int):
-        return int(value)
+        return int.__int__(value)
     if isinstance(value, float):
-        return float(value)
+        return float.__float__(value)
     raise NotJSON(f"{_type_name(value)} is not JSON-serialisable")
 
 
-def _loose_list(items: list[object], depth: int, limit: int) -> tuple[JSONValue, int]:
+def _loose_list(
+    items: list[object], depth: int, limit: int, changed: set[str]
+) -> tuple[JSONValue, int]:
     if not items:
         return [], 2
     copied: list[JSONValue] = []
     size = 1
     for item in items:
-        item_copy, item_size = _loose(item, depth + 1, limit - size)
+        item_copy, item_size = _loose(item, depth + 1, limit - size, changed)
         copied.append(item_copy)
         size += item_size + 1
         if size > limit:
@@ -215,7 +284,9 @@ def _loose_list(items: list[object], depth: int, limit: int) -> tuple[JSONValue,
     return copied, size
 
 
-def _loose_dict(mapping: dict[object, object], depth: int, limit: int) -> tuple[JSONValue, int]:
+def _loose_dict(
+    mapping: dict[object, object], depth: int, limit: int, changed: set[str]
+) -> tuple[JSONValue, int]:
     if not mapping:
         return {}, 2
     copied: dict[str, JSONValue] = {}
@@ -224,8 +295,11 @@ def _loose_dict(mapping: dict[object, object], depth: int, limit: int) -> tuple[
         if not isinstance(key, str):
             raise NotJSON(f"dict key of type {_type_name(key)} is not a JSON string")
         plain_key = str.__str__(key)
+        if not is_clean_text(plain_key):
+            changed.add(TEXT_REPAIRED)
+            plain_key = _UNCLEAN.sub(_REPLACEMENT, plain_key)
         size += string_size(plain_key) + 1
-        item_copy, item_size = _loose(item, depth + 1, limit - size)
+        item_copy, item_size = _loose(item, depth + 1, limit - size, changed)
         copied[plain_key] = item_copy
         size += item_size + 1
         if size > limit:
