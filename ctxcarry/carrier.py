@@ -9,6 +9,7 @@ task and undoes it exactly afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 from collections.abc import Callable, Mapping
@@ -49,6 +50,7 @@ from .restore import Extraction
 from .trace import (
     DEFAULT_LIMIT,
     FIELD_LIMITS,
+    W3C_FIELDS,
     check_trace_value,
     is_common_traceparent,
     trace_fields,
@@ -79,7 +81,7 @@ TraceRestore = Literal["always", "if_no_active_span", "never"]
 
 _STRUCTLOG_PREFIX = "structlog_"
 _STRUCTLOG_PREFIX_LEN = len(_STRUCTLOG_PREFIX)
-_TRACE_ORDER = {"traceparent": 0, "tracestate": 1, "baggage": 2}
+_TRACE_ORDER = {field: rank for rank, field in enumerate(W3C_FIELDS)}
 _NO_TRACE: dict[str, str] = {}
 #: Upper bound of the fixed punctuation around the sections (envelope + structlog object).
 _SECTIONS_BOUND = 2 + ENVELOPE_OVERHEAD + LOG_OVERHEAD
@@ -332,19 +334,20 @@ class Carrier:
         if carrier is None:
             return QueueContext._from_slots({}, {}, {}, FORMAT_VERSION, ())
         problems = Problems()
+        unknown: dict[str, Any] = {}
         try:
-            slots, log, trace, version = self._decode(carrier, problems)
+            slots, log, trace, version = self._decode(carrier, problems, unknown)
         except Exception as exc:  # a hostile Mapping must not take the task down
             problems.add(f"carrier could not be read ({type(exc).__name__})")
             slots, log, trace, version = {}, {}, {}, FORMAT_VERSION
         if problems:
             problems.raise_if_strict("ctxcarry.extract", self.strict)
         return QueueContext._from_slots(
-            slots, log, trace, version, tuple(problems) if problems else ()
+            slots, log, trace, version, tuple(problems) if problems else (), unknown
         )
 
     def _decode(
-        self, carrier: object, problems: Problems
+        self, carrier: object, problems: Problems, unknown: dict[str, Any]
     ) -> tuple[dict[QueueVar[Any], Slot], dict[str, Any], dict[str, str], int]:
         """One flat pass over an untrusted carrier (this is extract's hot path)."""
         if type(carrier) is not dict and not isinstance(carrier, Mapping):
@@ -373,7 +376,7 @@ class Carrier:
         if envelope is not None:
             version, raw_vars = self._decode_envelope(envelope, problems)
             if raw_vars is not None and self.carry_queuevars:
-                bound += self._decode_queuevars(raw_vars, slots, problems)
+                bound += self._decode_queuevars(raw_vars, slots, problems, unknown)
 
         log: dict[str, Any] = {}
         if self.carry_structlog:
@@ -404,9 +407,17 @@ class Carrier:
         return version, envelope.get(VARS_KEY)
 
     def _decode_queuevars(
-        self, raw: object, slots: dict[QueueVar[Any], Slot], problems: Problems
+        self,
+        raw: object,
+        slots: dict[QueueVar[Any], Slot],
+        problems: Problems,
+        unknown: dict[str, Any],
     ) -> int:
-        """Fill ``slots`` from the envelope's ``vars``; return their size bound."""
+        """Fill ``slots`` from the envelope's ``vars``; return their size bound.
+
+        A valid name that is not registered here is dropped; its value, if it
+        is JSON by the wire rule, goes into ``unknown`` (for ``inspect``).
+        """
         if type(raw) is dict and len(raw) <= self.max_keys:
             bound = _plain_queuevar_slots(raw, slots, self.max_bytes)
             if bound >= 0:
@@ -420,8 +431,12 @@ class Carrier:
         for key, value in islice(raw.items(), room):
             var = by_name.get(key) if type(key) is str else None
             if var is None:
-                reason = "not registered here" if is_valid_key(key) else "not a valid key name"
-                problems.add(f"QueueVar {safe_name(key)}: {reason}")
+                if is_valid_key(key):
+                    problems.add(f"QueueVar {safe_name(key)}: not registered here")
+                    with contextlib.suppress(NotJSON):
+                        unknown[key] = snapshot_exact(value, limit)[0]
+                else:
+                    problems.add(f"QueueVar {safe_name(key)}: not a valid key name")
                 continue
             kind = type(value)
             if kind is str and len(value) < limit and is_clean_text(value):

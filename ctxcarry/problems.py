@@ -47,4 +47,6 @@ class Problems(list[str]):
     def warn(self, action: str) -> None:
         """Log one WARNING naming every dropped or changed item."""
         if self:
-            logger.warning("%s dropped or changed %d item(s): %s", action, len(self), "; ".join(self))
+            logger.warning(
+                "%s dropped or changed %d item(s): %s", action, len(self), "; ".join(self)
+            )

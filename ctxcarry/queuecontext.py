@@ -24,7 +24,7 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
     ``dropped`` (one line per item that could not be used, and why).
     """
 
-    __slots__ = ("_slots", "dropped", "log_context", "trace_headers", "version")
+    __slots__ = ("_slots", "_unknown", "dropped", "log_context", "trace_headers", "version")
 
     def __init__(
         self,
@@ -43,6 +43,7 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
         self.trace_headers: Mapping[str, str] = dict(trace_headers or {})
         self.version = version
         self.dropped = dropped
+        self._unknown: Mapping[str, JSONValue] = {}
 
     @classmethod
     def _from_slots(
@@ -52,9 +53,11 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
         trace_headers: dict[str, str],
         version: int,
         dropped: tuple[str, ...],
+        unknown: Mapping[str, JSONValue] | None = None,
     ) -> QueueContext:
         self = cls.__new__(cls)
         self._slots = slots
+        self._unknown = unknown or {}
         self.log_context = log_context
         self.trace_headers = trace_headers
         self.version = version
@@ -72,9 +75,20 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
 
         return get_default_carrier().decode(carrier)
 
-    def slots(self) -> Mapping[QueueVar[Any], Slot]:
+    def _checked_slots(self) -> Mapping[QueueVar[Any], Slot]:
         """Internal: the checked slots, ready to be set on each var's ContextVar."""
         return self._slots
+
+    #: Old name of :meth:`_checked_slots`, still used by ``restore``; internal,
+    #: not API (it will warn once nothing in ctxcarry calls it).
+    slots = _checked_slots
+
+    def _unregistered(self) -> Mapping[str, JSONValue]:
+        """Internal: QueueVars the carrier held that this process has not registered.
+
+        Name -> wire value (only values that satisfy the wire rule); for ``inspect``.
+        """
+        return self._unknown
 
     @overload
     def __getitem__(self, var: QueueVar[T]) -> T: ...

@@ -10,12 +10,23 @@ multi-megabyte string has no business reaching a regex.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from opentelemetry import propagate
 from opentelemetry.propagators.textmap import TextMapPropagator
 
-__all__ = ["FIELD_LIMITS", "check_trace_value", "is_common_traceparent", "trace_fields"]
+__all__ = [
+    "FIELD_LIMITS",
+    "W3C_FIELDS",
+    "Traceparent",
+    "check_trace_value",
+    "is_common_traceparent",
+    "parse_traceparent",
+    "trace_fields",
+]
 
+#: The W3C fields of OTel's default propagators, in the order the budget keeps them.
+W3C_FIELDS = ("traceparent", "tracestate", "baggage")
 #: Longest accepted value per field; other propagators' fields get ``DEFAULT_LIMIT``.
 FIELD_LIMITS = {"traceparent": 512, "tracestate": 4096, "baggage": 8192}
 DEFAULT_LIMIT = 8192
@@ -80,13 +91,33 @@ def check_trace_value(field: str, value: object, *, trusted: bool = False) -> st
     return None
 
 
-def _traceparent_problem(value: str) -> str | None:
+class Traceparent(NamedTuple):
+    """A traceparent taken apart (only its grammar checked, see :func:`check_trace_value`)."""
+
+    version: str
+    trace_id: str
+    parent_id: str
+    flags: str
+    #: What a future version appends after the flags (``None`` when nothing).
+    rest: str | None
+
+    @property
+    def sampled(self) -> bool:
+        return bool(int(self.flags, 16) & 1)
+
+
+def parse_traceparent(value: str) -> Traceparent | None:
+    """The fields of a traceparent matching the W3C grammar, else ``None``."""
     match = _TRACEPARENT.fullmatch(value)
-    if match is None:
+    return None if match is None else Traceparent(*match.groups())
+
+
+def _traceparent_problem(value: str) -> str | None:
+    parsed = parse_traceparent(value)
+    if parsed is None:
         return "is not a W3C traceparent"
-    version, trace_id, span_id, _, rest = match.groups()
-    if version == "ff" or (version == "00" and rest is not None):
+    if parsed.version == "ff" or (parsed.version == "00" and parsed.rest is not None):
         return "has an invalid traceparent version"
-    if trace_id == _ZERO_TRACE_ID or span_id == _ZERO_SPAN_ID:
+    if parsed.trace_id == _ZERO_TRACE_ID or parsed.parent_id == _ZERO_SPAN_ID:
         return "has an all-zero trace or span id"
     return None

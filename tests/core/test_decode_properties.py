@@ -61,7 +61,7 @@ def _decoded_as_carrier(decoded: QueueContext) -> dict[str, Any]:
     if decoded.log_context:
         carrier["structlog_context"] = dict(decoded.log_context)
     if decoded or decoded.log_context:
-        wire = {var.name: slot[1] for var, slot in decoded.slots().items()}
+        wire = {var.name: slot[1] for var, slot in decoded._checked_slots().items()}
         carrier["ctxcarry"] = {"v": 1, "vars": wire}
     return carrier
 
@@ -82,7 +82,7 @@ def _as_read_only_sections(carrier: dict[str, Any]) -> types.MappingProxyType[st
 
 
 def _summary(decoded: QueueContext) -> tuple[Any, ...]:
-    slots = {var.name: slot[1] for var, slot in decoded.slots().items()}
+    slots = {var.name: slot[1] for var, slot in decoded._checked_slots().items()}
     return slots, dict(decoded.log_context), dict(decoded.trace_headers), decoded.version
 
 
