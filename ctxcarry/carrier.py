@@ -362,13 +362,16 @@ class Carrier:
                 value = get(field)
                 if value is None:
                     continue
-                if not (field == "traceparent" and is_common_traceparent(value)):
+                if field == "traceparent" and is_common_traceparent(value):
+                    size = len(value) + QUOTES  # hex digits and dashes: no escapes
+                else:
                     reason = check_trace_value(field, value)
                     if reason is not None:
                         problems.add(f"trace field {safe_name(field)} {reason}")
                         continue
+                    size = string_size(value)
                 trace[field] = value
-                bound += len(field) + MAX_ESCAPED_PRINTABLE * len(value) + QUOTES + ENTRY_OVERHEAD
+                bound += len(field) + size + ENTRY_OVERHEAD
 
         slots: dict[QueueVar[Any], Slot] = {}
         version = FORMAT_VERSION
@@ -376,13 +379,13 @@ class Carrier:
         if envelope is not None:
             version, raw_vars = self._decode_envelope(envelope, problems)
             if raw_vars is not None and self.carry_queuevars:
-                bound += self._decode_queuevars(raw_vars, slots, problems, unknown)
+                bound += self._decode_queuevars(raw_vars, slots, problems, unknown, trace)
 
         log: dict[str, Any] = {}
         if self.carry_structlog:
             raw_log = get(STRUCTLOG_KEY)
             if raw_log is not None:
-                bound += self._decode_log(raw_log, self.max_keys - len(slots), log, problems)
+                bound += self._decode_log(raw_log, log, problems, trace, slots)
 
         if bound > limit:
             self._fit_decoded(trace, slots, log, problems)
@@ -412,11 +415,14 @@ class Carrier:
         slots: dict[QueueVar[Any], Slot],
         problems: Problems,
         unknown: dict[str, Any],
+        trace: dict[str, str],
     ) -> int:
         """Fill ``slots`` from the envelope's ``vars``; return their size bound.
 
         A valid name that is not registered here is dropped; its value, if it
         is JSON by the wire rule, goes into ``unknown`` (for ``inspect``).
+        Item by item, each value is checked against what remains of the
+        budget after ``trace`` (:class:`_Room`).
         """
         if type(raw) is dict and len(raw) <= self.max_keys:
             bound = _plain_queuevar_slots(raw, slots, self.max_bytes)
@@ -426,7 +432,8 @@ class Carrier:
         elif type(raw) is not dict and not isinstance(raw, Mapping):
             problems.add(f"QueueVar section is {type(raw).__name__}, not an object")
             return 0
-        limit, room, by_name = self.max_bytes, self.max_keys, registry_by_name
+        room, by_name = self.max_keys, registry_by_name
+        budget = _Room(self.max_bytes - _exact_used(trace, {}))
         bound = 0
         for key, value in islice(raw.items(), room):
             var = by_name.get(key) if type(key) is str else None
@@ -434,38 +441,47 @@ class Carrier:
                 if is_valid_key(key):
                     problems.add(f"QueueVar {safe_name(key)}: not registered here")
                     with contextlib.suppress(NotJSON):
-                        unknown[key] = snapshot_exact(value, limit)[0]
+                        unknown[key] = budget.measure(value, spare_only=True)[0]
                 else:
                     problems.add(f"QueueVar {safe_name(key)}: not a valid key name")
                 continue
-            kind = type(value)
-            if kind is str and len(value) < limit and is_clean_text(value):
-                wire: Any = value
-                size = len(encode_ascii(value))
-            elif kind is int and -_SAFE_INT < value < _SAFE_INT:
-                wire, size = value, len(int.__repr__(value))
-            else:
-                try:
-                    wire, size = snapshot_exact(value, limit)
-                except NotJSON as exc:
-                    problems.add(f"QueueVar {safe_name(key)}: {self._reason(exc)}")
-                    continue
+            try:
+                wire, size = budget.measure(value)
+            except NotJSON as exc:
+                problems.add(f"QueueVar {safe_name(key)}: {self._reason(exc)}")
+                continue
+            cost = len(key) + size + ENTRY_OVERHEAD
+            if cost > budget.left:
+                problems.add(f"QueueVar {safe_name(key)}: {self._reason(TooLarge())}")
+                continue
             if var.plain:
                 slots[var] = (wire, wire, size)
-                bound += len(key) + size + ENTRY_OVERHEAD
-                continue
-            try:
-                slots[var] = var.decode_slot(wire, size)
-            except Exception as exc:  # a codec is user code reading untrusted input
-                problems.add(f"QueueVar {safe_name(key)}: refused by codec ({_describe(exc)})")
-                continue
-            bound += len(key) + size + ENTRY_OVERHEAD
+            else:
+                try:
+                    slots[var] = var.decode_slot(wire, size)
+                except Exception as exc:  # a codec is user code reading untrusted input
+                    problems.add(f"QueueVar {safe_name(key)}: refused by codec ({_describe(exc)})")
+                    continue
+            budget.left -= cost
+            bound += cost
         if len(raw) > room:
             problems.add(f"{len(raw) - room} more QueueVar(s) over max_keys={self.max_keys}")
         return bound
 
-    def _decode_log(self, raw: object, room: int, log: dict[str, Any], problems: Problems) -> int:
-        """Fill ``log`` from ``structlog_context``; return an upper bound of its size."""
+    def _decode_log(
+        self,
+        raw: object,
+        log: dict[str, Any],
+        problems: Problems,
+        trace: dict[str, str],
+        slots: dict[QueueVar[Any], Slot],
+    ) -> int:
+        """Fill ``log`` from ``structlog_context``; return an upper bound of its size.
+
+        Item by item, each value is checked against what remains of the budget
+        after ``trace`` and ``slots`` (:class:`_Room`).
+        """
+        room = self.max_keys - len(slots)
         if type(raw) is dict and len(raw) <= room:
             log.update(raw)  # a snapshot first: a value checked is a value kept
             bound = _plain_log_bound(log, self.max_bytes)
@@ -477,19 +493,25 @@ class Carrier:
             problems.add(f"structlog section is {type(raw).__name__}, not an object")
             return 0
         room = max(room, 0)
-        limit, valid_names = self.max_bytes, known_valid_names
+        valid_names = known_valid_names
+        budget = _Room(self.max_bytes - _exact_used(trace, slots))
         bound = 0
         for key, value in islice(raw.items(), room):
             if type(key) is not str or (key not in valid_names and not is_valid_key(key)):
                 problems.add(f"structlog key {safe_name(key)}: not a valid key name")
                 continue
             try:
-                json_value, size = _exact_log_value(value, limit)
+                json_value, size = budget.measure(value)
             except NotJSON as exc:
                 problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
                 continue
+            cost = len(key) + size + ENTRY_OVERHEAD
+            if cost > budget.left:
+                problems.add(f"structlog key {safe_name(key)}: {self._reason(TooLarge())}")
+                continue
             log[key] = json_value
-            bound += len(key) + size + ENTRY_OVERHEAD
+            budget.left -= cost
+            bound += cost
         if len(raw) > room:
             problems.add(f"{len(raw) - room} more structlog key(s) over max_keys={self.max_keys}")
         return bound
@@ -571,18 +593,58 @@ def _loose_log_value(value: Any, limit: int, changed: set[str]) -> tuple[Any, in
     return sanitize_loose(value, limit, changed)
 
 
-def _exact_log_value(value: Any, limit: int) -> tuple[Any, int]:
-    """decode: a structlog value exactly as JSON and an upper bound of its size.
+class _Room:
+    """What remains of the budget while decode checks a section item by item.
 
-    Clean strings and exact ints are JSON as they are, bounded without
-    encoding them; anything else is walked (``NotJSON`` if it can't travel).
+    Every value is measured against what is ``left`` of ``max_bytes`` (not
+    against the whole budget), so the values kept cost at most the budget to
+    check. A value that turns out larger than what is left costs up to that
+    much work before it is refused; such work is drawn from ``spare`` (one
+    more budget's worth), and once that is spent, containers and strings are
+    refused at their first element. So checking a section costs at most
+    three budgets of work, however many values a hostile carrier holds.
     """
-    kind = type(value)
-    if kind is str and len(value) < limit and is_clean_text(value):
-        return value, MAX_ESCAPED_CHAR * len(value) + QUOTES
-    if kind is int and -_SAFE_INT < value < _SAFE_INT:
-        return value, SCALAR_BOUND
-    return snapshot_exact(value, limit)
+
+    __slots__ = ("left", "spare")
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+        self.spare = left
+
+    def measure(self, value: Any, *, spare_only: bool = False) -> tuple[Any, int]:
+        """``value`` exactly as JSON and its exact size (``NotJSON``/``TooLarge``)."""
+        kind = type(value)
+        if kind is str:
+            if len(value) + QUOTES > self.left:
+                raise TooLarge()
+            if is_clean_text(value):
+                size = string_size(value)  # one C call, however long
+                if size > self.left:
+                    raise TooLarge()
+                return value, size
+        if kind is int and -_SAFE_INT < value < _SAFE_INT:
+            return value, len(int.__repr__(value))
+        limit = max(0, min(self.spare, self.left))
+        if spare_only:
+            limit = max(0, self.spare)
+        try:
+            wire, size = snapshot_exact(value, limit)
+        except TooLarge:
+            self.spare -= max(limit, 1)
+            raise
+        if spare_only:
+            self.spare -= size
+        return wire, size
+
+
+def _exact_used(trace: dict[str, str], slots: dict[QueueVar[Any], Slot]) -> int:
+    """Exact JSON size of the sections' punctuation, the trace fields and the slots."""
+    used = _SECTIONS_BOUND
+    for key, value in trace.items():
+        used += len(key) + string_size(value) + ENTRY_OVERHEAD
+    for var, slot in slots.items():
+        used += len(var.name) + slot[2] + ENTRY_OVERHEAD
+    return used
 
 
 # The fast paths of extract's decoding. Each handles the shape a carrier

@@ -152,15 +152,57 @@ def _exact(value: Any, depth: int, limit: int) -> tuple[JSONValue, int]:
     raise NotJSON(f"{_type_name(value)} does not round-trip through JSON")
 
 
+#: C-level checks and sizing for a list of plain numbers or plain strings.
+_compact_encode = json.JSONEncoder(
+    separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
+_NUMBER_TYPES = frozenset((int, float, bool))
+_STR_TYPE = frozenset((str,))
+
+
+def _scalar_list_size(items: list[Any]) -> int:
+    """Exact size of a list of plain numbers or of clean strings, else ``-1``.
+
+    Every step runs in C (``map``, ``set``, ``min``/``max``, ``join``, the json
+    encoder), so a hostile list of a million zeros costs about what parsing
+    it did, not a Python step per element.
+    """
+    kinds = set(map(type, items))
+    if kinds <= _NUMBER_TYPES:
+        if int in kinds and not -MAX_SAFE_INTEGER <= min(items) <= max(items) <= MAX_SAFE_INTEGER:
+            return -1
+        try:
+            return len(_compact_encode(items))
+        except ValueError:  # NaN or Infinity: the item-by-item path names it
+            return -1
+    if kinds <= _STR_TYPE and is_clean_text("".join(items)):
+        return len(_compact_encode(items))
+    return -1
+
+
 def _exact_list(items: list[object], depth: int, limit: int) -> tuple[JSONValue, int]:
     if not items:
         return [], 2
+    if 2 * len(items) + 1 > limit:  # each item takes at least one byte and a comma
+        raise _too_large(limit)
+    if len(items) > 8:
+        size = _scalar_list_size(items)
+        if size > limit:
+            raise _too_large(limit)
+        if size >= 0:
+            return cast("list[JSONValue]", list(items)), size
     copied: list[JSONValue] = []
+    append = copied.append
     size = 1
     for item in items:
-        item_copy, item_size = _exact(item, depth + 1, limit - size)
-        copied.append(item_copy)
-        size += item_size + 1
+        # Exact small ints inline: the common element of a small list.
+        if type(item) is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+            append(item)
+            size += len(int.__repr__(item)) + 1
+        else:
+            item_copy, item_size = _exact(item, depth + 1, limit - size)
+            append(item_copy)
+            size += item_size + 1
         if size > limit:
             raise _too_large(limit)
     return copied, size
