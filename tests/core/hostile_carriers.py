@@ -46,8 +46,10 @@ def hostile_carriers(
         "64 lists of floats": _log({k: [0.1] * (max_bytes // 8) for k in keys}),
         "64 wide objects": _log({k: {f"a{j}": 0 for j in range(max_bytes // 6)} for k in keys}),
         "64 lists of short strings": _log({k: ["é"] * (max_bytes // 4) for k in keys}),
-        "64 long strings": _log({k: "x" * max_bytes for k in keys}),
-        "64 long non-ASCII strings": _log({k: "é\U0001f600" * (max_bytes // 16) for k in keys}),
+        "64 long strings": _log(dict.fromkeys(keys, "x" * max_bytes)),
+        "64 long non-ASCII strings": _log(
+            dict.fromkeys(keys, "\u00e9\U0001f600" * (max_bytes // 16))
+        ),
         "64 nested lists of zeros": _log({k: [[0] * 8] * (max_bytes // 16) for k in keys}),
         "a full binary tree": _log({"tree": deep}),
         "one list of zeros that fits": _log({"zeros": [0] * (max_bytes // 2 - 100)}),
