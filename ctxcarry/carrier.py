@@ -52,6 +52,7 @@ from .trace import (
     FIELD_LIMITS,
     W3C_FIELDS,
     check_trace_value,
+    filter_baggage,
     is_common_traceparent,
     trace_fields,
 )
@@ -369,6 +370,12 @@ class Carrier:
                     if reason is not None:
                         problems.add(f"trace field {safe_name(field)} {reason}")
                         continue
+                    if field == "baggage":
+                        value, bad = filter_baggage(value)
+                        if bad:
+                            problems.add(f"trace field 'baggage': {bad} invalid member(s) dropped")
+                        if not value:
+                            continue
                     size = string_size(value)
                 trace[field] = value
                 bound += len(field) + size + ENTRY_OVERHEAD

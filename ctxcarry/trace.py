@@ -20,6 +20,7 @@ __all__ = [
     "W3C_FIELDS",
     "Traceparent",
     "check_trace_value",
+    "filter_baggage",
     "is_common_traceparent",
     "parse_traceparent",
     "trace_fields",
@@ -30,9 +31,23 @@ W3C_FIELDS = ("traceparent", "tracestate", "baggage")
 #: Longest accepted value per field; other propagators' fields get ``DEFAULT_LIMIT``.
 FIELD_LIMITS = {"traceparent": 512, "tracestate": 4096, "baggage": 8192}
 DEFAULT_LIMIT = 8192
-#: W3C: at most 32 tracestate members. OTel's baggage propagator: at most 180 pairs.
+#: W3C: at most 32 tracestate members. OTel's baggage propagator: at most 180
+#: members of at most 4,096 bytes each (and 8,192 in all, ``FIELD_LIMITS``).
 MAX_TRACESTATE_MEMBERS = 32
 MAX_BAGGAGE_MEMBERS = 180
+MAX_BAGGAGE_MEMBER_LENGTH = 4096
+
+# W3C Baggage: list-member = key OWS "=" OWS value *( OWS ";" OWS property ),
+# property = key OWS "=" OWS value / key; key is an RFC 7230 token, value is
+# baggage-octets (printable ASCII but space, '"', ',', ';' and '\').
+_OWS = r"[ \t]*"
+_KEY = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_VALUE = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_PROPERTY = f"{_KEY}(?:{_OWS}={_OWS}{_VALUE})?"
+_MEMBER = f"{_OWS}{_KEY}{_OWS}={_OWS}{_VALUE}(?:{_OWS};{_OWS}{_PROPERTY})*{_OWS}"
+_baggage_member = re.compile(_MEMBER).fullmatch
+_baggage_string = re.compile(f"{_MEMBER}(?:,{_MEMBER}){{0,{MAX_BAGGAGE_MEMBERS - 1}}}").fullmatch
+_baggage_split = re.compile(f"{_OWS},{_OWS}").split
 
 # W3C Trace Context level 2: version-traceid-parentid-flags; future versions may append.
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
@@ -78,6 +93,8 @@ def check_trace_value(field: str, value: object, *, trusted: bool = False) -> st
     limit = FIELD_LIMITS.get(field, DEFAULT_LIMIT)
     if len(value) > limit:
         return f"is longer than {limit} characters"
+    if field == "baggage" and not trusted:
+        return None  # checked member by member: filter_baggage
     if not (value.isascii() and value.isprintable()):
         return "has characters outside printable ASCII"
     if trusted:
@@ -86,9 +103,36 @@ def check_trace_value(field: str, value: object, *, trusted: bool = False) -> st
         return _traceparent_problem(value)
     if field == "tracestate" and value.count(",") >= MAX_TRACESTATE_MEMBERS:
         return f"has more than {MAX_TRACESTATE_MEMBERS} members"
-    if field == "baggage" and value.count(",") >= MAX_BAGGAGE_MEMBERS:
-        return f"has more than {MAX_BAGGAGE_MEMBERS} members"
     return None
+
+
+def filter_baggage(value: str) -> tuple[str, int]:
+    """Keep the baggage members OpenTelemetry accepts silently; count the others.
+
+    Returns the members that match the W3C grammar and OTel's limits (at most
+    :data:`MAX_BAGGAGE_MEMBERS`, each at most :data:`MAX_BAGGAGE_MEMBER_LENGTH`
+    bytes), joined as they were, and how many were dropped. OTel's propagator
+    logs one WARNING with the member's text for each member it refuses; what
+    this returns makes it log nothing. A valid string is returned unchanged
+    (one C-level match). ``value`` must be at most 8,192 characters (see
+    :func:`check_trace_value`).
+    """
+    if len(value) <= MAX_BAGGAGE_MEMBER_LENGTH and _baggage_string(value) is not None:
+        return value, 0
+    kept: list[str] = []
+    dropped = 0
+    for member in _baggage_split(value):
+        if not member.strip(" \t"):
+            continue  # an empty member: OTel skips it without a word
+        if (
+            len(kept) < MAX_BAGGAGE_MEMBERS
+            and len(member) <= MAX_BAGGAGE_MEMBER_LENGTH
+            and _baggage_member(member) is not None
+        ):
+            kept.append(member)
+        else:
+            dropped += 1
+    return ",".join(kept), dropped
 
 
 class Traceparent(NamedTuple):
