@@ -350,13 +350,19 @@ class Carrier:
     def _decode(
         self, carrier: object, problems: Problems, unknown: dict[str, Any]
     ) -> tuple[dict[QueueVar[Any], Slot], dict[str, Any], dict[str, str], int]:
-        """One flat pass over an untrusted carrier (this is extract's hot path)."""
+        """One flat pass over an untrusted carrier (this is extract's hot path).
+
+        The budget is spent in carrier order: trace fields, then QueueVars,
+        then structlog keys, each entry kept if its exact size fits what
+        remains (``used`` counts exact bytes). A carrier inject wrote always
+        fits whole; of a hostile one, checking costs at most a few budgets.
+        """
         if type(carrier) is not dict and not isinstance(carrier, Mapping):
             problems.add(f"carrier is {type(carrier).__name__}, not a JSON object")
             return {}, {}, {}, FORMAT_VERSION
         get = carrier.get
         limit = self.max_bytes
-        bound = _SECTIONS_BOUND
+        used = _SECTIONS_BOUND
         trace: dict[str, str] = {}
         if self.carry_trace:
             for field in trace_fields():
@@ -377,8 +383,12 @@ class Carrier:
                         if not value:
                             continue
                     size = string_size(value)
+                cost = len(field) + size + ENTRY_OVERHEAD
+                if used + cost > limit:
+                    problems.add(f"trace field {safe_name(field)}: {self._reason(TooLarge())}")
+                    continue
                 trace[field] = value
-                bound += len(field) + size + ENTRY_OVERHEAD
+                used += cost
 
         slots: dict[QueueVar[Any], Slot] = {}
         version = FORMAT_VERSION
@@ -386,16 +396,13 @@ class Carrier:
         if envelope is not None:
             version, raw_vars = self._decode_envelope(envelope, problems)
             if raw_vars is not None and self.carry_queuevars:
-                bound += self._decode_queuevars(raw_vars, slots, problems, unknown, trace)
+                used = self._decode_queuevars(raw_vars, slots, problems, unknown, used)
 
         log: dict[str, Any] = {}
         if self.carry_structlog:
             raw_log = get(STRUCTLOG_KEY)
             if raw_log is not None:
-                bound += self._decode_log(raw_log, log, problems, trace, slots)
-
-        if bound > limit:
-            self._fit_decoded(trace, slots, log, problems)
+                self._decode_log(raw_log, log, problems, used, self.max_keys - len(slots))
         return slots, log, trace, version
 
     @staticmethod
@@ -422,26 +429,35 @@ class Carrier:
         slots: dict[QueueVar[Any], Slot],
         problems: Problems,
         unknown: dict[str, Any],
-        trace: dict[str, str],
+        used: int,
     ) -> int:
-        """Fill ``slots`` from the envelope's ``vars``; return their size bound.
+        """Fill ``slots`` from the envelope's ``vars``; return the exact bytes used.
 
         A valid name that is not registered here is dropped; its value, if it
         is JSON by the wire rule, goes into ``unknown`` (for ``inspect``).
-        Item by item, each value is checked against what remains of the
-        budget after ``trace`` (:class:`_Room`).
         """
+        limit = self.max_bytes
         if type(raw) is dict and len(raw) <= self.max_keys:
-            bound = _plain_queuevar_slots(raw, slots, self.max_bytes)
-            if bound >= 0:
-                return bound
+            size = _plain_queuevar_slots(raw, slots, limit)
+            if size >= 0:
+                if used + size <= limit:
+                    return used + size
+                for taken, slot in list(slots.items()):  # near the limit: in order, exactly
+                    cost = len(taken.name) + slot[2] + ENTRY_OVERHEAD
+                    if used + cost > limit:
+                        del slots[taken]
+                        problems.add(
+                            f"QueueVar {safe_name(taken.name)}: {self._reason(TooLarge())}"
+                        )
+                    else:
+                        used += cost
+                return used
             slots.clear()  # something needs a closer look: the item-by-item path
         elif type(raw) is not dict and not isinstance(raw, Mapping):
             problems.add(f"QueueVar section is {type(raw).__name__}, not an object")
-            return 0
+            return used
         room, by_name = self.max_keys, registry_by_name
-        budget = _Room(self.max_bytes - _exact_used(trace, {}))
-        bound = 0
+        budget = _Room(limit - used)
         for key, value in islice(raw.items(), room):
             var = by_name.get(key) if type(key) is str else None
             if var is None:
@@ -470,39 +486,39 @@ class Carrier:
                     problems.add(f"QueueVar {safe_name(key)}: refused by codec ({_describe(exc)})")
                     continue
             budget.left -= cost
-            bound += cost
         if len(raw) > room:
             problems.add(f"{len(raw) - room} more QueueVar(s) over max_keys={self.max_keys}")
-        return bound
+        return limit - budget.left
 
     def _decode_log(
-        self,
-        raw: object,
-        log: dict[str, Any],
-        problems: Problems,
-        trace: dict[str, str],
-        slots: dict[QueueVar[Any], Slot],
-    ) -> int:
-        """Fill ``log`` from ``structlog_context``; return an upper bound of its size.
-
-        Item by item, each value is checked against what remains of the budget
-        after ``trace`` and ``slots`` (:class:`_Room`).
-        """
-        room = self.max_keys - len(slots)
+        self, raw: object, log: dict[str, Any], problems: Problems, used: int, room: int
+    ) -> None:
+        """Fill ``log`` from ``structlog_context`` with what fits after ``used`` bytes."""
+        limit = self.max_bytes
         if type(raw) is dict and len(raw) <= room:
             log.update(raw)  # a snapshot first: a value checked is a value kept
-            bound = _plain_log_bound(log, self.max_bytes)
+            bound = _plain_log_bound(log, limit)
             if bound >= 0:
-                return bound
+                if used + bound > limit:  # near the limit: in order, exactly
+                    for key, value in list(log.items()):
+                        size = string_size(value) if type(value) is str else len(repr(value))
+                        cost = len(key) + size + ENTRY_OVERHEAD
+                        if used + cost > limit:
+                            del log[key]
+                            problems.add(
+                                f"structlog key {safe_name(key)}: {self._reason(TooLarge())}"
+                            )
+                        else:
+                            used += cost
+                return
             raw = log.copy()  # something needs a closer look: the item-by-item path
             log.clear()
         elif type(raw) is not dict and not isinstance(raw, Mapping):
             problems.add(f"structlog section is {type(raw).__name__}, not an object")
-            return 0
+            return
         room = max(room, 0)
         valid_names = known_valid_names
-        budget = _Room(self.max_bytes - _exact_used(trace, slots))
-        bound = 0
+        budget = _Room(limit - used)
         for key, value in islice(raw.items(), room):
             if type(key) is not str or (key not in valid_names and not is_valid_key(key)):
                 problems.add(f"structlog key {safe_name(key)}: not a valid key name")
@@ -518,32 +534,8 @@ class Carrier:
                 continue
             log[key] = json_value
             budget.left -= cost
-            bound += cost
         if len(raw) > room:
             problems.add(f"{len(raw) - room} more structlog key(s) over max_keys={self.max_keys}")
-        return bound
-
-    def _fit_decoded(
-        self,
-        trace: dict[str, str],
-        slots: dict[QueueVar[Any], Slot],
-        log: dict[str, Any],
-        problems: Problems,
-    ) -> None:
-        """The slow path: drop, in place, what does not fit ``max_bytes``."""
-        by_name = {var.name: var for var in slots}
-        var_entries = [(var.name, slot[1], slot[2]) for var, slot in slots.items()]
-        kept_trace, kept_vars, kept_log = self._fit(
-            _exact_entries(trace), var_entries, _exact_entries(log), problems
-        )
-        for section, kept in ((trace, kept_trace), (log, kept_log)):
-            names = {entry[0] for entry in kept}
-            for key in [k for k in section if k not in names]:
-                del section[key]
-        kept_names = {entry[0] for entry in kept_vars}
-        for name, var in by_name.items():
-            if name not in kept_names:
-                del slots[var]
 
     # ------------------------------------------------------------------ extract
 
@@ -644,16 +636,6 @@ class _Room:
         return wire, size
 
 
-def _exact_used(trace: dict[str, str], slots: dict[QueueVar[Any], Slot]) -> int:
-    """Exact JSON size of the sections' punctuation, the trace fields and the slots."""
-    used = _SECTIONS_BOUND
-    for key, value in trace.items():
-        used += len(key) + string_size(value) + ENTRY_OVERHEAD
-    for var, slot in slots.items():
-        used += len(var.name) + slot[2] + ENTRY_OVERHEAD
-    return used
-
-
 # The fast paths of extract's decoding. Each handles the shape a carrier
 # written by inject has -- known names, short strings, small ints -- and
 # returns -1 for anything else, which then goes through the item-by-item
@@ -690,6 +672,8 @@ def _plain_log_bound(log: dict[str, Any], limit: int) -> int:
 def _plain_queuevar_slots(raw: dict[Any, Any], slots: dict[QueueVar[Any], Slot], limit: int) -> int:
     """Fill ``slots`` from a QueueVar section that needs no closer look; else ``-1``.
 
+    Returns the section's exact size (without the envelope around it).
+
     Every name registered here and every value a ``str`` shorter than
     ``limit``, a small ``int``, a bool or ``None``; typed vars decode through
     their codec.
@@ -721,8 +705,8 @@ def _plain_queuevar_slots(raw: dict[Any, Any], slots: dict[QueueVar[Any], Slot],
                 slots[var] = var.decode_slot(value, size)
             except Exception:  # the item-by-item path reports it
                 return -1
-        bound += size
-    return bound + len(raw) * _PER_KEY_BOUND
+        bound += len(key) + size + ENTRY_OVERHEAD
+    return bound
 
 
 def _exact_entries(section: Mapping[str, Any]) -> list[Entry]:

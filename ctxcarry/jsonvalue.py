@@ -4,7 +4,9 @@ What may travel is one rule, enforced on both sides (see docs/wire-format.md):
 I-JSON (RFC 7493) plus no U+0000. Strings -- values and object keys, at every
 depth -- hold Unicode scalar values only (no lone surrogate) and no NUL;
 integers are exactly representable as IEEE doubles (``|n| <= 2**53 - 1``);
-floats are finite; containers nest at most :data:`MAX_DEPTH` deep. Such a
+floats are finite and within the same range (JSON writes a larger float in
+exponent form, which PostgreSQL's ``jsonb`` reads back as an integer);
+containers nest at most :data:`MAX_DEPTH` deep. Such a
 value is accepted by every transport ctxcarry supports: AMQP header tables
 (signed 64-bit integers), PostgreSQL ``jsonb`` (no ``\u0000``, no unpaired
 surrogates), Redis, and JSON in any language.
@@ -19,7 +21,7 @@ Two policies share one walker design:
   key as a ``str``, a 64-bit id as a rounded double in JavaScript).
 * :func:`sanitize_loose` is for structlog values, which are log data: it also
   turns UUID, datetime/date/time, Decimal, Enum, tuples and subclasses of the
-  JSON scalars into their JSON forms, an integer beyond the exact range into
+  JSON scalars into their JSON forms, a number beyond the exact range into
   its decimal string, and each lone surrogate or NUL of a string into U+FFFD.
   It reports each such change through ``changed`` (the caller warns).
 
@@ -96,20 +98,17 @@ def is_clean_text(text: str) -> bool:
     return _unclean_search(text) is None
 
 
-def _check_text(text: str, what: str) -> None:
-    if "\x00" in text or (not text.isascii() and _unclean_search(text) is not None):
-        raise NotJSON(f"{what} holds a lone surrogate or U+0000")
-
-
 def string_size(text: str) -> int:
     """Exact size of ``text`` as an ASCII-escaped JSON string, quotes included."""
     return len(encode_ascii(text))
 
 
 def _float_size(value: float) -> int:
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # False for NaN too
+        return len(float.__repr__(value))
     if math.isnan(value) or math.isinf(value):
         raise NotJSON("NaN and Infinity are not JSON")
-    return len(float.__repr__(value))
+    raise NotJSON("float outside +-(2**53 - 1), not kept as a float by jsonb")
 
 
 def _too_large(limit: int) -> TooLarge:
@@ -169,7 +168,7 @@ def _scalar_list_size(items: list[Any]) -> int:
     """
     kinds = set(map(type, items))
     if kinds <= _NUMBER_TYPES:
-        if int in kinds and not -MAX_SAFE_INTEGER <= min(items) <= max(items) <= MAX_SAFE_INTEGER:
+        if not -MAX_SAFE_INTEGER <= min(items) <= max(items) <= MAX_SAFE_INTEGER:
             return -1
         try:
             return len(_compact_encode(items))
@@ -211,23 +210,31 @@ def _exact_list(items: list[object], depth: int, limit: int) -> tuple[JSONValue,
 def _exact_dict(mapping: dict[object, object], depth: int, limit: int) -> tuple[JSONValue, int]:
     if not mapping:
         return {}, 2
+    if 6 * len(mapping) + 1 > limit:  # each item takes at least '"":0,'
+        raise _too_large(limit)
     copied: dict[str, JSONValue] = {}
     size = 1
     for key, item in mapping.items():
         if type(key) is not str:
             raise NotJSON(f"dict key of type {_type_name(key)} is not a JSON string")
-        _check_text(key, "dict key")
-        size += string_size(key) + 1
-        item_copy, item_size = _exact(item, depth + 1, limit - size)
-        copied[key] = item_copy
-        size += item_size + 1
+        if "\x00" in key or (not key.isascii() and _unclean_search(key) is not None):
+            raise NotJSON("dict key holds a lone surrogate or U+0000")
+        size += len(encode_ascii(key)) + 1
+        # Exact small ints inline: the common value of a small object.
+        if type(item) is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+            copied[key] = item
+            size += len(int.__repr__(item)) + 1
+        else:
+            item_copy, item_size = _exact(item, depth + 1, limit - size)
+            copied[key] = item_copy
+            size += item_size + 1
         if size > limit:
             raise _too_large(limit)
     return copied, size
 
 
 #: What :func:`sanitize_loose` reports through ``changed``.
-BIG_INT_AS_STRING = "integer beyond +-(2**53 - 1) sent as its decimal string"
+BIG_NUMBER_AS_STRING = "number beyond +-(2**53 - 1) sent as its decimal string"
 TEXT_REPAIRED = "lone surrogate or U+0000 sent as U+FFFD"
 
 
@@ -241,7 +248,7 @@ def sanitize_loose(
     tuple -> list; subclasses of ``str``/``int``/``float`` -> the plain value
     (read without calling the subclass's own methods). An integer beyond the
     exact range becomes its decimal string and a lone surrogate or NUL becomes
-    U+FFFD, each noted in ``changed`` (:data:`BIG_INT_AS_STRING`,
+    U+FFFD, each noted in ``changed`` (:data:`BIG_NUMBER_AS_STRING`,
     :data:`TEXT_REPAIRED`). Anything else raises :class:`NotJSON`.
     """
     return _loose(value, 0, limit, set() if changed is None else changed)
@@ -259,7 +266,7 @@ def _loose(value: object, depth: int, limit: int, changed: set[str]) -> tuple[JS
         number = cast(int, value)
         if -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
             return number, len(int.__repr__(number))
-        changed.add(BIG_INT_AS_STRING)
+        changed.add(BIG_NUMBER_AS_STRING)
         if number.bit_length() > limit * 4:  # more digits than the budget: don't print it
             raise _too_large(limit)
         try:
@@ -267,7 +274,13 @@ def _loose(value: object, depth: int, limit: int, changed: set[str]) -> tuple[JS
         except ValueError:  # more digits than sys.get_int_max_str_digits()
             raise _too_large(limit) from None
         return _exact(digits, depth, limit)
-    if kind is float or kind is bool or value is None:
+    if kind is float:
+        real = cast(float, value)
+        if not -MAX_SAFE_INTEGER <= real <= MAX_SAFE_INTEGER and math.isfinite(real):
+            changed.add(BIG_NUMBER_AS_STRING)
+            return _exact(float.__repr__(real), depth, limit)
+        return _exact(value, depth, limit)
+    if kind is bool or value is None:
         return _exact(value, depth, limit)
     if kind is list or kind is tuple:
         if depth >= MAX_DEPTH:

@@ -24,7 +24,7 @@ json_scalars = (
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=-(2**53 - 1), max_value=2**53 - 1)
     | st.text(travel_text, max_size=40)
 )
 json_values = st.recursive(

@@ -353,3 +353,17 @@ def test_empty_and_quoted_trace_values_stay_within_budget(use_propagator: Any) -
     for max_bytes in range(256, 700, 7):
         carrier = Carrier(max_bytes=max_bytes).inject()
         assert len(json.dumps(carrier, separators=(",", ":"))) <= max_bytes
+
+
+def test_floats_beyond_the_exact_range_follow_the_integer_rule() -> None:
+    """jsonb reads ``7.205759403792359e+16`` back as the integer 72057594037923590."""
+    bind(ratio=7.205759403792359e16, tiny=1e-300, nested=[1e300])
+    assert inject()[STRUCTLOG_KEY] == {
+        "ratio": "7.205759403792359e+16",
+        "tiny": 1e-300,
+        "nested": ["1e+300"],
+    }
+    with pytest.raises(TypeError, match="core_payload"):
+        payload.set([float(2**53)])
+    decoded = Carrier().decode({STRUCTLOG_KEY: {"big": 1e300, "ok": 0.5}})
+    assert decoded.log_context == {"ok": 0.5}
