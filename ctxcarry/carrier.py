@@ -45,7 +45,7 @@ from .jsonvalue import (
 from .names import MAX_KEY_LENGTH, is_valid_key, known_valid_names
 from .problems import Problems, safe_name
 from .queuecontext import QueueContext
-from .queuevar import CLEARED, QueueVar, Slot, backing_names, registry_by_name
+from .queuevar import CLEARED, QueueVar, Slot, _by_name, backing_names
 from .restore import Extraction
 from .trace import (
     DEFAULT_LIMIT,
@@ -456,7 +456,7 @@ class Carrier:
         elif type(raw) is not dict and not isinstance(raw, Mapping):
             problems.add(f"QueueVar section is {type(raw).__name__}, not an object")
             return used
-        room, by_name = self.max_keys, registry_by_name
+        room, by_name = self.max_keys, _by_name
         budget = _Room(limit - used)
         for key, value in islice(raw.items(), room):
             var = by_name.get(key) if type(key) is str else None
@@ -477,11 +477,11 @@ class Carrier:
             if cost > budget.left:
                 problems.add(f"QueueVar {safe_name(key)}: {self._reason(TooLarge())}")
                 continue
-            if var.plain:
+            if var._plain:
                 slots[var] = (wire, wire, size)
             else:
                 try:
-                    slots[var] = var.decode_slot(wire, size)
+                    slots[var] = var._decode_slot(wire, size)
                 except Exception as exc:  # a codec is user code reading untrusted input
                     problems.add(f"QueueVar {safe_name(key)}: refused by codec ({_describe(exc)})")
                     continue
@@ -678,7 +678,7 @@ def _plain_queuevar_slots(raw: dict[Any, Any], slots: dict[QueueVar[Any], Slot],
     ``limit``, a small ``int``, a bool or ``None``; typed vars decode through
     their codec.
     """
-    by_name, encode = registry_by_name, encode_ascii
+    by_name, encode = _by_name, encode_ascii
     bound = 0
     for key, value in raw.items():
         var = by_name.get(key) if type(key) is str else None
@@ -698,11 +698,11 @@ def _plain_queuevar_slots(raw: dict[Any, Any], slots: dict[QueueVar[Any], Slot],
             size = 5
         else:
             return -1
-        if var.plain:
+        if var._plain:
             slots[var] = (value, value, size)
         else:
             try:
-                slots[var] = var.decode_slot(value, size)
+                slots[var] = var._decode_slot(value, size)
             except Exception:  # the item-by-item path reports it
                 return -1
         bound += len(key) + size + ENTRY_OVERHEAD

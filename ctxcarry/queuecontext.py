@@ -37,7 +37,7 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
     ) -> None:
         slots: dict[QueueVar[Any], Slot] = {}
         for var, value in (values or {}).items():
-            slots[var] = var.make_slot(value)
+            slots[var] = var._make_slot(value)
         self._slots = slots
         self.log_context: Mapping[str, JSONValue] = dict(log_context or {})
         self.trace_headers: Mapping[str, str] = dict(trace_headers or {})
