@@ -190,6 +190,13 @@ def _exact_list(items: list[object], depth: int, limit: int) -> tuple[JSONValue,
             raise _too_large(limit)
         if size >= 0:
             return cast("list[JSONValue]", list(items)), size
+    return _exact_list_walk(items, depth, limit)
+
+
+def _exact_list_walk(items: list[object], depth: int, limit: int) -> tuple[JSONValue, int]:
+    """The item-by-item path of :func:`_exact_list` (the reference for its fast path)."""
+    if not items:
+        return [], 2
     copied: list[JSONValue] = []
     append = copied.append
     size = 1
