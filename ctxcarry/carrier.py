@@ -40,6 +40,7 @@ from .jsonvalue import (
     is_clean_text,
     sanitize_loose,
     snapshot_exact,
+    snapshot_received,
     string_size,
 )
 from .names import MAX_KEY_LENGTH, is_valid_key, known_valid_names
@@ -362,7 +363,7 @@ class Carrier:
             return {}, {}, {}, FORMAT_VERSION
         get = carrier.get
         limit = self.max_bytes
-        used = _SECTIONS_BOUND
+        used = 2  # the braces; the sections' punctuation is counted as inject counts it
         trace: dict[str, str] = {}
         if self.carry_trace:
             for field in trace_fields():
@@ -393,16 +394,18 @@ class Carrier:
         slots: dict[QueueVar[Any], Slot] = {}
         version = FORMAT_VERSION
         envelope = get(ENVELOPE_KEY)
+        raw_log = get(STRUCTLOG_KEY) if self.carry_structlog else None
+        if envelope is not None or raw_log is not None:
+            used += ENVELOPE_OVERHEAD  # inject writes the envelope with either section
         if envelope is not None:
             version, raw_vars = self._decode_envelope(envelope, problems)
             if raw_vars is not None and self.carry_queuevars:
                 used = self._decode_queuevars(raw_vars, slots, problems, unknown, used)
 
         log: dict[str, Any] = {}
-        if self.carry_structlog:
-            raw_log = get(STRUCTLOG_KEY)
-            if raw_log is not None:
-                self._decode_log(raw_log, log, problems, used, self.max_keys - len(slots))
+        if raw_log is not None:
+            used += LOG_OVERHEAD
+            self._decode_log(raw_log, log, problems, used, self.max_keys - len(slots))
         return slots, log, trace, version
 
     @staticmethod
@@ -627,7 +630,7 @@ class _Room:
         if spare_only:
             limit = max(0, self.spare)
         try:
-            wire, size = snapshot_exact(value, limit)
+            wire, size = snapshot_received(value, limit)
         except TooLarge:
             self.spare -= max(limit, 1)
             raise

@@ -56,6 +56,7 @@ __all__ = [
     "is_clean_text",
     "sanitize_loose",
     "snapshot_exact",
+    "snapshot_received",
     "string_size",
 ]
 
@@ -121,6 +122,91 @@ def snapshot_exact(value: object, limit: int = _UNLIMITED) -> tuple[JSONValue, i
     Raises :class:`NotJSON` (or :class:`TooLarge`) naming the offending type.
     """
     return _exact(value, 0, limit)
+
+
+def snapshot_received(value: object, limit: int = _UNLIMITED) -> tuple[JSONValue, int]:
+    """:func:`snapshot_exact` for a value read from a carrier, checked in C where it can be.
+
+    A container that holds containers goes first through :func:`_checked_in_c`:
+    the C encoder and decoder plus a few C-level string scans check the whole
+    value at about the cost of parsing it, where the item-by-item walk costs
+    a Python step per element. Whatever that cannot settle takes the walk.
+    The result is a fresh plain copy, so a subclass in a hostile ``Mapping``
+    (a ``str`` subclass lying in ``__eq__``) can never survive into it.
+    """
+    kind = type(value)
+    if kind is list or kind is dict:
+        items: Any = value if kind is list else cast("dict[Any, Any]", value).values()
+        # The least each item takes ("0" or '"":0', and a comma): too many is too large.
+        if items and (2 if kind is list else 5) * len(items) + 1 > limit:
+            raise _too_large(limit)
+        if not _CONTAINERS.isdisjoint(map(type, items)):
+            checked = _checked_in_c(value, limit)
+            if checked is not None:
+                return checked
+    return _exact(value, 0, limit)
+
+
+_CONTAINERS = frozenset((list, dict))
+_encode_ascii_json = json.JSONEncoder(
+    separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
+_encode_unicode_json = json.JSONEncoder(
+    separators=(",", ":"), allow_nan=False, check_circular=False, ensure_ascii=False
+).encode
+_decode_json = json.JSONDecoder().decode
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+#: JSON text -> its shape: brackets as parentheses, digits as "0", the rest blank (one C call).
+_SHAPE = str.maketrans(
+    {
+        c: "(" if c in "[{" else ")" if c in "]}" else "0" if c.isdigit() else " "
+        for c in map(chr, range(128))
+    }
+)
+_SIXTEEN_DIGITS = "0" * 16
+
+
+def _checked_in_c(value: object, limit: int) -> tuple[JSONValue, int] | None:
+    """The wire rule checked on the JSON text of ``value``; ``None``: walk it instead.
+
+    Refusals are never decided here, only acceptance (and "too large", which
+    the exact size settles): anything suspicious -- a ``\\u0000`` or surrogate
+    escape, 16 digits in a row, an exponent, more than :data:`MAX_DEPTH`
+    levels, a copy that differs (tuples, non-``str`` keys) -- goes to the walk,
+    which names the problem.
+    """
+    try:
+        text = _encode_ascii_json(value)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if len(text) > limit:
+        raise _too_large(limit)
+    if "e+" in text:  # a float beyond 1e16 (or text that looks like one)
+        return None
+    if "\\u" in text:  # non-ASCII: no NUL, and UTF-8 (no lone surrogate)?
+        unicode_text = _encode_unicode_json(value)
+        if "\\u0000" in unicode_text:
+            return None
+        try:
+            unicode_text.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    shape = text.translate(_SHAPE)
+    if _SIXTEEN_DIGITS in shape:  # a number beyond 2**53 - 1 (or 16 digits in a string)
+        return None
+    if '"' in text:  # brackets and digits inside strings are not structure
+        shape = _JSON_STRING.sub("", text).translate(_SHAPE)
+    shape = shape.replace(" ", "").replace("0", "")
+    for _ in range(MAX_DEPTH):  # each pass removes one level of nesting
+        shape = shape.replace("()", "")
+        if not shape:
+            break
+    else:
+        return None
+    copy = _decode_json(text)
+    if copy != value:
+        return None
+    return copy, len(text)
 
 
 def _exact(value: Any, depth: int, limit: int) -> tuple[JSONValue, int]:
@@ -217,7 +303,7 @@ def _exact_list_walk(items: list[object], depth: int, limit: int) -> tuple[JSONV
 def _exact_dict(mapping: dict[object, object], depth: int, limit: int) -> tuple[JSONValue, int]:
     if not mapping:
         return {}, 2
-    if 6 * len(mapping) + 1 > limit:  # each item takes at least '"":0,'
+    if 5 * len(mapping) + 1 > limit:  # each item takes at least '"":0' and a comma
         raise _too_large(limit)
     copied: dict[str, JSONValue] = {}
     size = 1

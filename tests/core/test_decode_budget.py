@@ -55,3 +55,27 @@ def test_values_that_fit_are_kept_and_the_rest_dropped_by_name() -> None:
     assert list(decoded.log_context) == ["k0"]
     assert decoded.trace_headers
     assert sum("does not fit" in line for line in decoded.dropped) == 63
+
+
+@pytest.mark.parametrize("sections", ["vars", "log", "both"])
+def test_every_carrier_inject_writes_at_the_limit_decodes_whole(sections: str) -> None:
+    import contextvars
+
+    import structlog
+
+    from tests.core.vars import payload, tenant_id
+
+    for max_bytes in range(256, 420, 3):
+        for filler in range(0, 300, 7):
+
+            def produce(max_bytes: int = max_bytes, filler: int = filler) -> dict[str, Any]:
+                if sections in ("log", "both"):
+                    structlog.contextvars.bind_contextvars(note="n" * filler, n=[0] * 9)
+                if sections in ("vars", "both"):
+                    tenant_id.set("t" * filler)
+                    payload.set([[0]] * 9)
+                return Carrier(max_bytes=max_bytes).inject()
+
+            carrier = contextvars.Context().run(produce)
+            decoded = Carrier(max_bytes=max_bytes).decode(carrier)
+            assert decoded.dropped == (), (max_bytes, filler, decoded.dropped)

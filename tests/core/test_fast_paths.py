@@ -204,3 +204,50 @@ def test_baggage_fast_path_matches_the_member_by_member_path(members: list[str],
 
     value = sep.join(members)[:8192]
     assert members_of(filter_baggage(value)) == members_of(_filter_baggage_members(value))
+
+
+received_values = st.recursive(
+    scalars | st.sampled_from([2**53 - 1, 2**53, 1e16, 9007199254740993.0, "]]}{", "1" * 20]),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.tuples(children)
+        | st.dictionaries(odd_text, children, max_size=4)
+        | st.dictionaries(st.integers(), children, max_size=2)
+    ),
+    max_leaves=25,
+) | st.integers(min_value=28, max_value=36).map(lambda depth: _nested(depth))
+
+
+def _nested(depth: int) -> Any:
+    value: Any = [0, [1]]
+    for _ in range(depth - 2):
+        value = [value, {"k": [0]}]
+    return value
+
+
+@settings(max_examples=1000, deadline=None)
+@given(value=received_values, limit=st.integers(min_value=0, max_value=4000))
+def test_values_checked_in_c_match_the_item_by_item_walk(value: Any, limit: int) -> None:
+    """decode's C-level check of a nested value accepts exactly what the walk accepts."""
+
+    def outcome(fn: Any) -> Any:
+        try:
+            return fn(value, limit)
+        except NotJSON:
+            return None
+
+    fast, slow = outcome(jsonvalue.snapshot_received), outcome(snapshot_exact)
+    assert fast == slow
+    if fast is not None:
+        assert fast[1] == _exact_size(fast[0])
+
+
+@pytest.mark.parametrize(
+    "value", [{"": 0}, {"": 0, "a": 1}, [0], [0, 1, 2], {"": [0]}, [[0], [1]]], ids=repr
+)
+def test_a_value_exactly_at_the_limit_fits(value: Any) -> None:
+    size = _exact_size(value)
+    assert snapshot_exact(value, size) == (value, size)
+    assert jsonvalue.snapshot_received(value, size) == (value, size)
+    with pytest.raises(NotJSON):
+        snapshot_exact(value, size - 1)
