@@ -264,13 +264,18 @@ class Carrier:
                 continue
             # The common case, inline: an ASCII string without NUL (two C-level
             # checks) needs no closer look before the budget.
-            if type(value) is str and value.isascii() and "\x00" not in value:
+            kind = type(value)
+            if kind is str and value.isascii() and "\x00" not in value:
                 log[key] = value
                 bound += len(key) + MAX_ESCAPED_CHAR * len(value) + QUOTES + ENTRY_OVERHEAD
                 continue
+            if kind is int and -_SAFE_INT < value < _SAFE_INT:
+                log[key] = value
+                bound += len(key) + SCALAR_BOUND + ENTRY_OVERHEAD
+                continue
             changed: set[str] = set()
             try:
-                json_value, size = _loose_log_value(value, limit, changed)
+                json_value, size = sanitize_loose(value, limit, changed)
             except NotJSON as exc:
                 problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
                 continue
@@ -583,16 +588,6 @@ def _classify(cvar: contextvars.ContextVar[Any]) -> str | None:
     if len(_log_key_by_var) < _LOG_KEY_CACHE_LIMIT:
         _log_key_by_var[cvar] = key
     return key
-
-
-def _loose_log_value(value: Any, limit: int, changed: set[str]) -> tuple[Any, int]:
-    """inject: a structlog value as JSON and an upper bound of its size.
-
-    Raises ``NotJSON`` if it cannot travel; conversions go into ``changed``.
-    """
-    if type(value) is int and -_SAFE_INT < value < _SAFE_INT:
-        return value, SCALAR_BOUND
-    return sanitize_loose(value, limit, changed)
 
 
 class _Room:

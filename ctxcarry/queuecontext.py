@@ -57,7 +57,7 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
     ) -> QueueContext:
         self = cls.__new__(cls)
         self._slots = slots
-        self._unknown = unknown or {}
+        self._unknown = unknown if unknown is not None else {}
         self.log_context = log_context
         self.trace_headers = trace_headers
         self.version = version
