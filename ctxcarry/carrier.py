@@ -614,10 +614,10 @@ class _Room:
         if kind is str:
             if len(value) + QUOTES > self.left:
                 raise TooLarge()
+            size = string_size(value)  # one C call, however long
+            if size > self.left:
+                raise TooLarge()
             if is_clean_text(value):
-                size = string_size(value)  # one C call, however long
-                if size > self.left:
-                    raise TooLarge()
                 return value, size
         if kind is int and -_SAFE_INT < value < _SAFE_INT:
             return value, len(int.__repr__(value))

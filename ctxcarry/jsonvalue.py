@@ -86,17 +86,26 @@ class TooLarge(NotJSON):
     """A value's JSON form is larger than the limit it was checked against."""
 
 
-#: A lone surrogate or NUL: what a carried string may never hold.
+#: A lone surrogate or NUL: what a carried string may never hold (used to repair).
 _UNCLEAN = re.compile("[\x00\ud800-\udfff]")
-_unclean_search = _UNCLEAN.search
 _REPLACEMENT = "\ufffd"
 
 
+def _has_lone_surrogate(text: str) -> bool:
+    # Strict UTF-8 encoding refuses exactly the lone surrogates, several
+    # times faster than a regular expression scan.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def is_clean_text(text: str) -> bool:
-    """True when ``text`` holds no NUL and no lone surrogate (the common case in C)."""
-    if text.isascii():
-        return "\x00" not in text
-    return _unclean_search(text) is None
+    """True when ``text`` holds no NUL and no lone surrogate (checked in C)."""
+    if "\x00" in text:
+        return False
+    return text.isascii() or not _has_lone_surrogate(text)
 
 
 def string_size(text: str) -> int:
@@ -215,7 +224,7 @@ def _exact(value: Any, depth: int, limit: int) -> tuple[JSONValue, int]:
     if kind is str:
         if len(value) + 2 > limit:
             raise _too_large(limit)
-        if "\x00" in value or (not value.isascii() and _unclean_search(value) is not None):
+        if "\x00" in value or (not value.isascii() and _has_lone_surrogate(value)):
             raise NotJSON("string holds a lone surrogate or U+0000")
         return value, len(encode_ascii(value))
     if value is None:
@@ -310,7 +319,7 @@ def _exact_dict(mapping: dict[object, object], depth: int, limit: int) -> tuple[
     for key, item in mapping.items():
         if type(key) is not str:
             raise NotJSON(f"dict key of type {_type_name(key)} is not a JSON string")
-        if "\x00" in key or (not key.isascii() and _unclean_search(key) is not None):
+        if "\x00" in key or (not key.isascii() and _has_lone_surrogate(key)):
             raise NotJSON("dict key holds a lone surrogate or U+0000")
         size += len(encode_ascii(key)) + 1
         # Exact small ints inline: the common value of a small object.
