@@ -18,7 +18,19 @@ from typing import NamedTuple
 from .jsonvalue import JSONValue
 from .wire import ENVELOPE_KEY, STRUCTLOG_KEY
 
-__all__ = ["Entry", "Fitted", "fit", "upper_bound"]
+__all__ = [
+    "ENTRY_OVERHEAD",
+    "ENVELOPE_OVERHEAD",
+    "LOG_OVERHEAD",
+    "MAX_ESCAPED_CHAR",
+    "MAX_ESCAPED_PRINTABLE",
+    "QUOTES",
+    "SCALAR_BOUND",
+    "Entry",
+    "Fitted",
+    "fit",
+    "upper_bound",
+]
 
 #: ``(key, JSON value, exact JSON size of the value)``
 Entry = tuple[str, JSONValue, int]
@@ -38,6 +50,16 @@ ENVELOPE_OVERHEAD = len(ENVELOPE_KEY) + 2 + 1 + len('{"v":1,"vars":{}}') + 1
 LOG_OVERHEAD = len(STRUCTLOG_KEY) + 2 + 1 + 2 + 1
 #: Per entry: two quotes around the key, a colon and a comma.
 ENTRY_OVERHEAD = 4
+#: The two quotes around a JSON string.
+QUOTES = 2
+#: Most bytes one character of a string takes in ASCII-escaped JSON: a code
+#: point beyond the BMP is written as a surrogate pair, ``\ud83d\ude00``.
+MAX_ESCAPED_CHAR = 12
+#: Most bytes one printable ASCII character takes: ``\"`` and ``\\`` are two.
+MAX_ESCAPED_PRINTABLE = 2
+#: Bound of a scalar that needs no measuring, or of a string's quotes: an
+#: exact integer (at most 17 characters with its sign), ``false``, ``null``.
+SCALAR_BOUND = 24
 
 
 def upper_bound(trace: Sequence[Entry], queuevars: Sequence[Entry], log: Sequence[Entry]) -> int:

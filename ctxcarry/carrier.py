@@ -9,35 +9,53 @@ task and undoes it exactly afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from itertools import islice
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from opentelemetry import propagate
 
+from . import _defaults
 from ._logvars import LOCAL_KEYS
-from .budget import ENTRY_OVERHEAD, ENVELOPE_OVERHEAD, LOG_OVERHEAD, Entry, fit, upper_bound
+from .budget import (
+    ENTRY_OVERHEAD,
+    ENVELOPE_OVERHEAD,
+    LOG_OVERHEAD,
+    MAX_ESCAPED_CHAR,
+    MAX_ESCAPED_PRINTABLE,
+    QUOTES,
+    SCALAR_BOUND,
+    Entry,
+    fit,
+    upper_bound,
+)
 from .jsonvalue import (
+    MAX_SAFE_INTEGER,
     NotJSON,
     TooLarge,
     copy_json,
     encode_ascii,
+    is_clean_text,
     sanitize_loose,
     snapshot_exact,
+    snapshot_received,
     string_size,
 )
 from .names import MAX_KEY_LENGTH, is_valid_key, known_valid_names
 from .problems import Problems, safe_name
 from .queuecontext import QueueContext
-from .queuevar import CLEARED, QueueVar, Slot, backing_names, registry_by_name
+from .queuevar import CLEARED, QueueVar, Slot, _by_name, backing_names
 from .restore import Extraction, TraceRestore, check_trace_policy
 from .trace import (
     DEFAULT_LIMIT,
     FIELD_LIMITS,
+    W3C_FIELDS,
     check_trace_value,
+    filter_baggage,
     is_common_traceparent,
     trace_fields,
 )
@@ -63,13 +81,15 @@ DEFAULT_MAX_NEW_NAMES = 1024
 
 _STRUCTLOG_PREFIX = "structlog_"
 _STRUCTLOG_PREFIX_LEN = len(_STRUCTLOG_PREFIX)
-_TRACE_ORDER = {"traceparent": 0, "tracestate": 1, "baggage": 2}
+_TRACE_ORDER = {field: rank for rank, field in enumerate(W3C_FIELDS)}
 _NO_TRACE: dict[str, str] = {}
 #: Upper bound of the fixed punctuation around the sections (envelope + structlog object).
 _SECTIONS_BOUND = 2 + ENVELOPE_OVERHEAD + LOG_OVERHEAD
-_ENTRY_BOUND = ENTRY_OVERHEAD
-#: Integers below this magnitude have at most 20 digits: no size check needed.
-_SAFE_INT = 10**19
+#: Integers below this magnitude travel as numbers (I-JSON) and have at most
+#: 17 characters: no size check needed.
+_SAFE_INT = MAX_SAFE_INTEGER + 1
+#: Largest format version a warning shows; beyond it the digits are the producer's.
+_SHOWN_VERSION_LIMIT = 10**6
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -172,10 +192,19 @@ class Carrier:
             problems.add(f"trace context: propagator failed ({type(exc).__name__})")
             return _NO_TRACE, 0
         bound = 0
+        names = known_valid_names
         for key, value in headers.items():
-            if type(value) is not str or len(value) > FIELD_LIMITS.get(key, DEFAULT_LIMIT):
+            # The fast path takes what the slow path would keep unchanged: a
+            # known key name and a printable ASCII value within its limit.
+            if (
+                key not in names
+                or type(key) is not str
+                or type(value) is not str
+                or len(value) > FIELD_LIMITS.get(key, DEFAULT_LIMIT)
+                or not (value.isascii() and value.isprintable())
+            ):
                 return self._drop_bad_trace(headers, problems)
-            bound += len(key) + 2 * len(value) + _ENTRY_BOUND
+            bound += len(key) + MAX_ESCAPED_PRINTABLE * len(value) + QUOTES + ENTRY_OVERHEAD
         return headers, bound
 
     @staticmethod
@@ -184,12 +213,15 @@ class Carrier:
         kept: dict[str, str] = {}
         bound = 0
         for key, value in headers.items():
+            if not is_valid_key(key):
+                problems.add(f"trace field {safe_name(key)}: not a valid key name")
+                continue
             reason = check_trace_value(key, value, trusted=True)
             if reason is not None:
                 problems.add(f"trace field {safe_name(key)} {reason}")
                 continue
             kept[key] = value
-            bound += len(key) + 2 * len(value) + _ENTRY_BOUND
+            bound += len(key) + MAX_ESCAPED_PRINTABLE * len(value) + QUOTES + ENTRY_OVERHEAD
         return kept, bound
 
     def _capture_context(self, problems: Problems) -> tuple[dict[str, Any], dict[str, Any], int]:
@@ -216,7 +248,7 @@ class Carrier:
                 if type(wire) is dict or type(wire) is list:
                     wire = copy_json(wire)
                 queuevars[var_name] = wire
-                bound += len(var_name) + value[2] + _ENTRY_BOUND
+                bound += len(var_name) + value[2] + ENTRY_OVERHEAD
                 continue
             key = log_keys.get(cvar, _UNSEEN)
             if key is _UNSEEN:
@@ -227,17 +259,32 @@ class Carrier:
                 name = cvar.name[_STRUCTLOG_PREFIX_LEN:]
                 problems.add(f"structlog key {safe_name(name)}: not a valid key name")
                 continue
-            if type(value) is str:  # the common case, inline: no size check before the budget
+            # The common case, inline: an ASCII string without NUL (two C-level
+            # checks) needs no closer look before the budget.
+            kind = type(value)
+            if kind is str and value.isascii() and "\x00" not in value:
                 log[key] = value
-                bound += len(key) + 12 * len(value) + 2 + _ENTRY_BOUND
+                bound += len(key) + MAX_ESCAPED_CHAR * len(value) + QUOTES + ENTRY_OVERHEAD
                 continue
+            if kind is int and -_SAFE_INT < value < _SAFE_INT:
+                log[key] = value
+                bound += len(key) + SCALAR_BOUND + ENTRY_OVERHEAD
+                continue
+            changed: set[str] = set()
             try:
-                json_value, size = _log_value(value, limit, sanitize_loose)
+                json_value, size = sanitize_loose(value, limit, changed)
             except NotJSON as exc:
                 problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
                 continue
+            except Exception as exc:  # whatever a bound object does, inject goes on
+                problems.add(
+                    f"structlog key {safe_name(key)}: could not be converted ({type(exc).__name__})"
+                )
+                continue
+            if changed:
+                problems.add(f"structlog key {safe_name(key)}: {'; '.join(sorted(changed))}")
             log[key] = json_value
-            bound += len(key) + size + _ENTRY_BOUND
+            bound += len(key) + size + ENTRY_OVERHEAD
         return queuevars, log, bound
 
     def _enforce_limits(
@@ -291,57 +338,76 @@ class Carrier:
         if carrier is None:
             return QueueContext._from_slots({}, {}, {}, FORMAT_VERSION, ())
         problems = Problems()
+        unknown: dict[str, Any] = {}
         try:
-            slots, log, trace, version = self._decode(carrier, problems)
+            slots, log, trace, version = self._decode(carrier, problems, unknown)
         except Exception as exc:  # a hostile Mapping must not take the task down
             problems.add(f"carrier could not be read ({type(exc).__name__})")
             slots, log, trace, version = {}, {}, {}, FORMAT_VERSION
         if problems:
             problems.raise_if_strict("ctxcarry.extract", self.strict)
         return QueueContext._from_slots(
-            slots, log, trace, version, tuple(problems) if problems else ()
+            slots, log, trace, version, tuple(problems) if problems else (), unknown
         )
 
     def _decode(
-        self, carrier: object, problems: Problems
+        self, carrier: object, problems: Problems, unknown: dict[str, Any]
     ) -> tuple[dict[QueueVar[Any], Slot], dict[str, Any], dict[str, str], int]:
-        """One flat pass over an untrusted carrier (this is extract's hot path)."""
+        """One flat pass over an untrusted carrier (this is extract's hot path).
+
+        The budget is spent in carrier order: trace fields, then QueueVars,
+        then structlog keys, each entry kept if its exact size fits what
+        remains (``used`` counts exact bytes). A carrier inject wrote always
+        fits whole; of a hostile one, checking costs at most a few budgets.
+        """
         if type(carrier) is not dict and not isinstance(carrier, Mapping):
             problems.add(f"carrier is {type(carrier).__name__}, not a JSON object")
             return {}, {}, {}, FORMAT_VERSION
         get = carrier.get
         limit = self.max_bytes
-        bound = _SECTIONS_BOUND
+        used = 2  # the braces; the sections' punctuation is counted as inject counts it
         trace: dict[str, str] = {}
         if self.carry_trace:
             for field in trace_fields():
                 value = get(field)
                 if value is None:
                     continue
-                if not (field == "traceparent" and is_common_traceparent(value)):
+                if field == "traceparent" and is_common_traceparent(value):
+                    size = len(value) + QUOTES  # hex digits and dashes: no escapes
+                else:
                     reason = check_trace_value(field, value)
                     if reason is not None:
                         problems.add(f"trace field {safe_name(field)} {reason}")
                         continue
+                    if field == "baggage":
+                        value, bad = filter_baggage(value)
+                        if bad:
+                            problems.add(f"trace field 'baggage': {bad} invalid member(s) dropped")
+                        if not value:
+                            continue
+                    size = string_size(value)
+                cost = len(field) + size + ENTRY_OVERHEAD
+                if used + cost > limit:
+                    problems.add(f"trace field {safe_name(field)}: {self._reason(TooLarge())}")
+                    continue
                 trace[field] = value
-                bound += len(field) + 2 * len(value) + _ENTRY_BOUND
+                used += cost
 
         slots: dict[QueueVar[Any], Slot] = {}
         version = FORMAT_VERSION
         envelope = get(ENVELOPE_KEY)
+        raw_log = get(STRUCTLOG_KEY) if self.carry_structlog else None
+        if envelope is not None or raw_log is not None:
+            used += ENVELOPE_OVERHEAD  # inject writes the envelope with either section
         if envelope is not None:
             version, raw_vars = self._decode_envelope(envelope, problems)
             if raw_vars is not None and self.carry_queuevars:
-                bound += self._decode_queuevars(raw_vars, slots, problems)
+                used = self._decode_queuevars(raw_vars, slots, problems, unknown, used)
 
         log: dict[str, Any] = {}
-        if self.carry_structlog:
-            raw_log = get(STRUCTLOG_KEY)
-            if raw_log is not None:
-                bound += self._decode_log(raw_log, self.max_keys - len(slots), log, problems)
-
-        if bound > limit:
-            self._fit_decoded(trace, slots, log, problems)
+        if raw_log is not None:
+            used += LOG_OVERHEAD
+            self._decode_log(raw_log, log, problems, used, self.max_keys - len(slots))
         return slots, log, trace, version
 
     @staticmethod
@@ -355,109 +421,126 @@ class Carrier:
             problems.add(f"{ENVELOPE_KEY!r} has no valid format version; QueueVars not restored")
             return FORMAT_VERSION, None
         if version > FORMAT_VERSION:
+            shown = version if version < _SHOWN_VERSION_LIMIT else "(a huge number)"
             problems.add(
-                f"format version {version} is newer than {FORMAT_VERSION}; QueueVars not restored"
+                f"format version {shown} is newer than {FORMAT_VERSION}; QueueVars not restored"
             )
             return version, None
         return version, envelope.get(VARS_KEY)
 
     def _decode_queuevars(
-        self, raw: object, slots: dict[QueueVar[Any], Slot], problems: Problems
+        self,
+        raw: object,
+        slots: dict[QueueVar[Any], Slot],
+        problems: Problems,
+        unknown: dict[str, Any],
+        used: int,
     ) -> int:
-        """Fill ``slots`` from the envelope's ``vars``; return their size bound."""
+        """Fill ``slots`` from the envelope's ``vars``; return the exact bytes used.
+
+        A valid name that is not registered here is dropped; its value, if it
+        is JSON by the wire rule, goes into ``unknown`` (for ``inspect``).
+        """
+        limit = self.max_bytes
         if type(raw) is dict and len(raw) <= self.max_keys:
-            bound = _plain_queuevar_slots(raw, slots, self.max_bytes)
-            if bound >= 0:
-                return bound
+            size = _plain_queuevar_slots(raw, slots, limit)
+            if size >= 0:
+                if used + size <= limit:
+                    return used + size
+                for taken, slot in list(slots.items()):  # near the limit: in order, exactly
+                    cost = len(taken.name) + slot[2] + ENTRY_OVERHEAD
+                    if used + cost > limit:
+                        del slots[taken]
+                        problems.add(
+                            f"QueueVar {safe_name(taken.name)}: {self._reason(TooLarge())}"
+                        )
+                    else:
+                        used += cost
+                return used
             slots.clear()  # something needs a closer look: the item-by-item path
         elif type(raw) is not dict and not isinstance(raw, Mapping):
             problems.add(f"QueueVar section is {type(raw).__name__}, not an object")
-            return 0
-        limit, room, by_name = self.max_bytes, self.max_keys, registry_by_name
-        bound = 0
+            return used
+        room, by_name = self.max_keys, _by_name
+        budget = _Room(limit - used)
         for key, value in islice(raw.items(), room):
             var = by_name.get(key) if type(key) is str else None
             if var is None:
-                reason = "not registered here" if is_valid_key(key) else "not a valid key name"
-                problems.add(f"QueueVar {safe_name(key)}: {reason}")
-                continue
-            kind = type(value)
-            if kind is str and len(value) < limit:
-                wire: Any = value
-                size = len(encode_ascii(value))
-            elif kind is int and -_SAFE_INT < value < _SAFE_INT:
-                wire, size = value, len(int.__repr__(value))
-            else:
-                try:
-                    wire, size = snapshot_exact(value, limit)
-                except NotJSON as exc:
-                    problems.add(f"QueueVar {safe_name(key)}: {self._reason(exc)}")
-                    continue
-            if var.plain:
-                slots[var] = (wire, wire, size)
-                bound += len(key) + size + _ENTRY_BOUND
+                if is_valid_key(key):
+                    problems.add(f"QueueVar {safe_name(key)}: not registered here")
+                    with contextlib.suppress(NotJSON):
+                        unknown[key] = budget.measure(value, spare_only=True)[0]
+                else:
+                    problems.add(f"QueueVar {safe_name(key)}: not a valid key name")
                 continue
             try:
-                slots[var] = var.decode_slot(wire, size)
-            except Exception as exc:  # a codec is user code reading untrusted input
-                problems.add(f"QueueVar {safe_name(key)}: refused by codec ({_describe(exc)})")
+                wire, size = budget.measure(value)
+            except NotJSON as exc:
+                problems.add(f"QueueVar {safe_name(key)}: {self._reason(exc)}")
                 continue
-            bound += len(key) + size + _ENTRY_BOUND
+            cost = len(key) + size + ENTRY_OVERHEAD
+            if cost > budget.left:
+                problems.add(f"QueueVar {safe_name(key)}: {self._reason(TooLarge())}")
+                continue
+            if var._plain:
+                slots[var] = (wire, wire, size)
+            else:
+                try:
+                    slots[var] = var._decode_slot(wire, size)
+                except Exception as exc:  # a codec is user code reading untrusted input
+                    problems.add(f"QueueVar {safe_name(key)}: refused by codec ({_describe(exc)})")
+                    continue
+            budget.left -= cost
         if len(raw) > room:
             problems.add(f"{len(raw) - room} more QueueVar(s) over max_keys={self.max_keys}")
-        return bound
+        return limit - budget.left
 
-    def _decode_log(self, raw: object, room: int, log: dict[str, Any], problems: Problems) -> int:
-        """Fill ``log`` from ``structlog_context``; return an upper bound of its size."""
+    def _decode_log(
+        self, raw: object, log: dict[str, Any], problems: Problems, used: int, room: int
+    ) -> None:
+        """Fill ``log`` from ``structlog_context`` with what fits after ``used`` bytes."""
+        limit = self.max_bytes
         if type(raw) is dict and len(raw) <= room:
             log.update(raw)  # a snapshot first: a value checked is a value kept
-            bound = _plain_log_bound(log, self.max_bytes)
+            bound = _plain_log_bound(log, limit)
             if bound >= 0:
-                return bound
+                if used + bound > limit:  # near the limit: in order, exactly
+                    for key, value in list(log.items()):
+                        size = string_size(value) if type(value) is str else len(repr(value))
+                        cost = len(key) + size + ENTRY_OVERHEAD
+                        if used + cost > limit:
+                            del log[key]
+                            problems.add(
+                                f"structlog key {safe_name(key)}: {self._reason(TooLarge())}"
+                            )
+                        else:
+                            used += cost
+                return
             raw = log.copy()  # something needs a closer look: the item-by-item path
             log.clear()
         elif type(raw) is not dict and not isinstance(raw, Mapping):
             problems.add(f"structlog section is {type(raw).__name__}, not an object")
-            return 0
+            return
         room = max(room, 0)
-        limit, valid_names = self.max_bytes, known_valid_names
-        bound = 0
+        valid_names = known_valid_names
+        budget = _Room(limit - used)
         for key, value in islice(raw.items(), room):
-            if key not in valid_names and not is_valid_key(key):
+            if type(key) is not str or (key not in valid_names and not is_valid_key(key)):
                 problems.add(f"structlog key {safe_name(key)}: not a valid key name")
                 continue
             try:
-                json_value, size = _log_value(value, limit, snapshot_exact)
+                json_value, size = budget.measure(value)
             except NotJSON as exc:
                 problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
                 continue
+            cost = len(key) + size + ENTRY_OVERHEAD
+            if cost > budget.left:
+                problems.add(f"structlog key {safe_name(key)}: {self._reason(TooLarge())}")
+                continue
             log[key] = json_value
-            bound += len(key) + size + _ENTRY_BOUND
+            budget.left -= cost
         if len(raw) > room:
             problems.add(f"{len(raw) - room} more structlog key(s) over max_keys={self.max_keys}")
-        return bound
-
-    def _fit_decoded(
-        self,
-        trace: dict[str, str],
-        slots: dict[QueueVar[Any], Slot],
-        log: dict[str, Any],
-        problems: Problems,
-    ) -> None:
-        """The slow path: drop, in place, what does not fit ``max_bytes``."""
-        by_name = {var.name: var for var in slots}
-        var_entries = [(var.name, slot[1], slot[2]) for var, slot in slots.items()]
-        kept_trace, kept_vars, kept_log = self._fit(
-            _exact_entries(trace), var_entries, _exact_entries(log), problems
-        )
-        for section, kept in ((trace, kept_trace), (log, kept_log)):
-            names = {entry[0] for entry in kept}
-            for key in [k for k in section if k not in names]:
-                del section[key]
-        kept_names = {entry[0] for entry in kept_vars}
-        for name, var in by_name.items():
-            if name not in kept_names:
-                del slots[var]
 
     # ------------------------------------------------------------------ extract
 
@@ -507,21 +590,48 @@ def _classify(cvar: contextvars.ContextVar[Any]) -> str | None:
     return key
 
 
-def _log_value(
-    value: Any, limit: int, walk: Callable[[Any, int], tuple[Any, int]]
-) -> tuple[Any, int]:
-    """A structlog value as JSON and an upper bound of its size (``NotJSON`` if it can't travel).
+class _Room:
+    """What remains of the budget while decode checks a section item by item.
 
-    Strings and small ints are JSON as they are, bounded without encoding them
-    (a character escapes to at most 12 bytes); anything else goes through
-    ``walk`` (inject converts loosely, extract accepts JSON exactly).
+    Every value is measured against what is ``left`` of ``max_bytes`` (not
+    against the whole budget), so the values kept cost at most the budget to
+    check. A value that turns out larger than what is left costs up to that
+    much work before it is refused; such work is drawn from ``spare`` (one
+    more budget's worth), and once that is spent, containers and strings are
+    refused at their first element. So checking a section costs at most
+    three budgets of work, however many values a hostile carrier holds.
     """
-    kind = type(value)
-    if kind is str and len(value) < limit:
-        return value, 12 * len(value) + 2
-    if kind is int and -_SAFE_INT < value < _SAFE_INT:
-        return value, 24
-    return walk(value, limit)
+
+    __slots__ = ("left", "spare")
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+        self.spare = left
+
+    def measure(self, value: Any, *, spare_only: bool = False) -> tuple[Any, int]:
+        """``value`` exactly as JSON and its exact size (``NotJSON``/``TooLarge``)."""
+        kind = type(value)
+        if kind is str:
+            if len(value) + QUOTES > self.left:
+                raise TooLarge()
+            size = string_size(value)  # one C call, however long
+            if size > self.left:
+                raise TooLarge()
+            if is_clean_text(value):
+                return value, size
+        if kind is int and -_SAFE_INT < value < _SAFE_INT:
+            return value, len(int.__repr__(value))
+        limit = max(0, min(self.spare, self.left))
+        if spare_only:
+            limit = max(0, self.spare)
+        try:
+            wire, size = snapshot_received(value, limit)
+        except TooLarge:
+            self.spare -= max(limit, 1)
+            raise
+        if spare_only:
+            self.spare -= size
+        return wire, size
 
 
 # The fast paths of extract's decoding. Each handles the shape a carrier
@@ -529,7 +639,7 @@ def _log_value(
 # returns -1 for anything else, which then goes through the item-by-item
 # checks that name each problem. Keys are validated names, so at most
 # MAX_KEY_LENGTH characters each: no need to measure them.
-_PER_KEY_BOUND = MAX_KEY_LENGTH + _ENTRY_BOUND
+_PER_KEY_BOUND = MAX_KEY_LENGTH + ENTRY_OVERHEAD
 
 
 def _plain_log_bound(log: dict[str, Any], limit: int) -> int:
@@ -542,33 +652,41 @@ def _plain_log_bound(log: dict[str, Any], limit: int) -> int:
     if not log.keys() <= known_valid_names:
         return -1
     text = 0
-    for value in log.values():
+    for key, value in log.items():
+        # Equal is not enough: a str subclass can hash and compare like a
+        # known name while its text is anything.
+        if type(key) is not str:
+            return -1
         if type(value) is str:
+            if not (value.isascii() and "\x00" not in value) and not is_clean_text(value):
+                return -1
             text += len(value)
         elif type(value) is not int or not -_SAFE_INT < value < _SAFE_INT:
             return -1
     if text >= limit:
         return -1
-    # 24 bytes per entry cover an int's digits or a string's quotes; a string
-    # character escapes to at most 12 bytes (a surrogate pair).
-    return len(log) * (_PER_KEY_BOUND + 24) + 12 * text
+    return len(log) * (_PER_KEY_BOUND + SCALAR_BOUND) + MAX_ESCAPED_CHAR * text
 
 
 def _plain_queuevar_slots(raw: dict[Any, Any], slots: dict[QueueVar[Any], Slot], limit: int) -> int:
     """Fill ``slots`` from a QueueVar section that needs no closer look; else ``-1``.
 
+    Returns the section's exact size (without the envelope around it).
+
     Every name registered here and every value a ``str`` shorter than
     ``limit``, a small ``int``, a bool or ``None``; typed vars decode through
     their codec.
     """
-    by_name, encode = registry_by_name, encode_ascii
+    by_name, encode = _by_name, encode_ascii
     bound = 0
     for key, value in raw.items():
         var = by_name.get(key) if type(key) is str else None
         if var is None:
             return -1
         if type(value) is str:
-            if len(value) >= limit:
+            if len(value) >= limit or (
+                not (value.isascii() and "\x00" not in value) and not is_clean_text(value)
+            ):
                 return -1
             size = len(encode(value))
         elif type(value) is int and -_SAFE_INT < value < _SAFE_INT:
@@ -579,15 +697,15 @@ def _plain_queuevar_slots(raw: dict[Any, Any], slots: dict[QueueVar[Any], Slot],
             size = 5
         else:
             return -1
-        if var.plain:
+        if var._plain:
             slots[var] = (value, value, size)
         else:
             try:
-                slots[var] = var.decode_slot(value, size)
+                slots[var] = var._decode_slot(value, size)
             except Exception:  # the item-by-item path reports it
                 return -1
-        bound += size
-    return bound + len(raw) * _PER_KEY_BOUND
+        bound += len(key) + size + ENTRY_OVERHEAD
+    return bound
 
 
 def _exact_entries(section: Mapping[str, Any]) -> list[Entry]:
@@ -605,18 +723,17 @@ def _strict_from_environment() -> bool:
     return os.environ.get("CTXCARRY_STRICT", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-_default_carrier = Carrier(strict=_strict_from_environment())
+_defaults.carrier = Carrier(strict=_strict_from_environment())
 
 
 def get_default_carrier() -> Carrier:
     """The Carrier used by the module-level ``inject``/``extract``."""
-    return _default_carrier
+    return cast(Carrier, _defaults.carrier)
 
 
 def set_default_carrier(carrier: Carrier) -> Carrier:
     """Replace the default Carrier; return the previous one (to restore it later)."""
-    global _default_carrier
     if not isinstance(carrier, Carrier):
         raise TypeError("set_default_carrier() needs a Carrier")
-    previous, _default_carrier = _default_carrier, carrier
-    return previous
+    previous, _defaults.carrier = _defaults.carrier, carrier
+    return cast(Carrier, previous)

@@ -16,13 +16,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry import propagate
-from opentelemetry import trace as otel_trace
-
 from .carrier import Carrier, get_default_carrier
 from .jsonvalue import JSONValue
-from .names import is_valid_key
-from .queuevar import lookup
+from .trace import W3C_FIELDS, check_trace_value, parse_traceparent, trace_fields
 from .wire import ENVELOPE_KEY, STRUCTLOG_KEY, VARS_KEY, VERSION_KEY
 
 __all__ = [
@@ -41,7 +37,6 @@ MAX_DEPTH = 6
 MAX_OBJECTS = 10_000
 #: Longest string that :func:`find_carrier` tries to parse as embedded JSON.
 MAX_EMBEDDED_JSON = 1 << 20
-_TRACE_KEYS = ("traceparent", "tracestate", "baggage")
 
 
 class InspectError(Exception):
@@ -123,6 +118,11 @@ def load_json(data: bytes | str) -> Any:
         raise InspectError(
             f"input is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except ValueError:  # an integer beyond sys.get_int_max_str_digits()
+        raise InspectError(
+            "input holds an integer with too many digits for Python to read "
+            "(no consumer accepts it; see docs/wire-format.md)"
+        ) from None
     except RecursionError:
         raise InspectError("input is not usable JSON: it nests too deeply") from None
 
@@ -136,7 +136,7 @@ def _score(obj: Mapping[Any, Any]) -> int:
         return 2  # a damaged envelope is still where the carrier is
     if STRUCTLOG_KEY in obj:
         return 2
-    if any(key in obj for key in _TRACE_KEYS):
+    if any(key in obj for key in (*W3C_FIELDS, *trace_fields())):
         return 1
     return 0
 
@@ -234,45 +234,20 @@ def _shape(document: Any, path: str) -> str:
 
 
 def _trace_info(headers: Mapping[str, str]) -> TraceInfo | None:
+    """The decoded trace fields (already checked by the core), traceparent taken apart."""
     traceparent = headers.get("traceparent")
     if traceparent is None:
         return None
-    parts = traceparent.split("-")
-    trace_id = parts[1] if len(parts) >= 4 else None
-    span_id = parts[2] if len(parts) >= 4 else None
-    sampled: bool | None = None
-    if len(parts) >= 4:
-        try:
-            sampled = bool(int(parts[3][:2], 16) & 1)
-        except ValueError:
-            sampled = None
-    context = propagate.extract({"traceparent": traceparent})
-    valid = otel_trace.get_current_span(context).get_span_context().is_valid
+    parsed = parse_traceparent(traceparent)
     return TraceInfo(
         traceparent=traceparent,
-        trace_id=trace_id,
-        parent_span_id=span_id,
-        sampled=sampled,
-        valid=valid,
+        trace_id=parsed.trace_id if parsed else None,
+        parent_span_id=parsed.parent_id if parsed else None,
+        sampled=parsed.sampled if parsed else None,
+        valid=check_trace_value("traceparent", traceparent) is None,
         tracestate=headers.get("tracestate"),
         baggage=headers.get("baggage"),
     )
-
-
-def _raw_vars(carrier: Mapping[Any, Any]) -> Mapping[Any, Any]:
-    envelope = carrier.get(ENVELOPE_KEY)
-    if not isinstance(envelope, Mapping):
-        return {}
-    raw = envelope.get(VARS_KEY)
-    return raw if isinstance(raw, Mapping) else {}
-
-
-def _version(carrier: Mapping[Any, Any]) -> int | None:
-    envelope = carrier.get(ENVELOPE_KEY)
-    if not isinstance(envelope, Mapping):
-        return None
-    version = envelope.get(VERSION_KEY)
-    return version if type(version) is int else None
 
 
 def inspect_carrier(document: Any, carrier: Carrier | None = None) -> Report:
@@ -284,22 +259,25 @@ def inspect_carrier(document: Any, carrier: Carrier | None = None) -> Report:
     config = (carrier or get_default_carrier()).replace(strict=False)
     path, found = find_carrier(document)
     decoded = config.decode(found)
-    queuevars = {var.name: (slot[0], slot[1]) for var, slot in decoded.slots().items()}
-    unknown = {
-        name: value
-        for name, value in _raw_vars(found).items()
-        if is_valid_key(name) and lookup(name) is None
-    }
+    queuevars = {var.name: (slot[0], slot[1]) for var, slot in decoded._checked_slots().items()}
+    has_envelope = _safe_get(found, ENVELOPE_KEY) is not None
     return Report(
         path=path,
         shape=_shape(document, path),
-        version=_version(found),
+        version=decoded.version if has_envelope else None,
         queuevars=queuevars,
-        unknown_queuevars=unknown,
+        unknown_queuevars=dict(decoded._unregistered()),
         structlog=dict(decoded.log_context),
         trace=_trace_info(decoded.trace_headers),
         dropped=decoded.dropped,
     )
+
+
+def _safe_get(mapping: Mapping[Any, Any], key: str) -> Any:
+    try:
+        return mapping.get(key)
+    except Exception:  # the core's decode has reported what is wrong with it
+        return None
 
 
 def _show(value: Any) -> str:

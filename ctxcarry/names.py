@@ -57,7 +57,6 @@ class NameAllowance:
 
     def __init__(self) -> None:
         self._admitted: set[str] = set()
-        self._free: set[str] = set()  # names structlog already had: they cost nothing
         #: Every name known to be allowed (admitted or free): the lock-free fast path.
         self.known: set[str] = set()
         self._lock = threading.Lock()
@@ -71,8 +70,7 @@ class NameAllowance:
         """Admit ``name`` if it exists already or the process is under ``limit``."""
         if name in self.known:
             return True
-        if _structlog_knows(name):
-            self._free.add(name)
+        if _structlog_knows(name):  # structlog has its ContextVar already: it costs nothing
             self.known.add(name)
             return True
         with self._lock:

@@ -45,6 +45,8 @@ class Problems(list[str]):
             raise CarrierError(action, list(self))
 
     def warn(self, action: str) -> None:
-        """Log one WARNING naming every dropped item."""
+        """Log one WARNING naming every dropped or changed item."""
         if self:
-            logger.warning("%s dropped %d item(s): %s", action, len(self), "; ".join(self))
+            logger.warning(
+                "%s dropped or changed %d item(s): %s", action, len(self), "; ".join(self)
+            )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar, overload
 
+from . import _defaults
 from .jsonvalue import JSONValue
 from .queuevar import QueueVar, Slot
 from .wire import FORMAT_VERSION
@@ -24,7 +26,7 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
     ``dropped`` (one line per item that could not be used, and why).
     """
 
-    __slots__ = ("_slots", "dropped", "log_context", "trace_headers", "version")
+    __slots__ = ("_slots", "_unknown", "dropped", "log_context", "trace_headers", "version")
 
     def __init__(
         self,
@@ -37,12 +39,13 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
     ) -> None:
         slots: dict[QueueVar[Any], Slot] = {}
         for var, value in (values or {}).items():
-            slots[var] = var.make_slot(value)
+            slots[var] = var._make_slot(value)
         self._slots = slots
         self.log_context: Mapping[str, JSONValue] = dict(log_context or {})
         self.trace_headers: Mapping[str, str] = dict(trace_headers or {})
         self.version = version
         self.dropped = dropped
+        self._unknown: Mapping[str, JSONValue] = {}
 
     @classmethod
     def _from_slots(
@@ -52,9 +55,11 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
         trace_headers: dict[str, str],
         version: int,
         dropped: tuple[str, ...],
+        unknown: Mapping[str, JSONValue] | None = None,
     ) -> QueueContext:
         self = cls.__new__(cls)
         self._slots = slots
+        self._unknown = unknown if unknown is not None else {}
         self.log_context = log_context
         self.trace_headers = trace_headers
         self.version = version
@@ -68,13 +73,31 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
         Never raises for a bad carrier (unless the default Carrier is strict):
         what could not be read is listed in ``dropped``.
         """
-        from .carrier import get_default_carrier
+        decoded = _defaults.carrier.decode(carrier)
+        if not isinstance(decoded, QueueContext):  # pragma: no cover - a Carrier's decode
+            raise TypeError("the default Carrier's decode() did not give a QueueContext")
+        return decoded
 
-        return get_default_carrier().decode(carrier)
-
-    def slots(self) -> Mapping[QueueVar[Any], Slot]:
+    def _checked_slots(self) -> Mapping[QueueVar[Any], Slot]:
         """Internal: the checked slots, ready to be set on each var's ContextVar."""
         return self._slots
+
+    def slots(self) -> Mapping[QueueVar[Any], Slot]:
+        """Deprecated: internal, never API (``QueueContext`` is the mapping to read)."""
+        warnings.warn(
+            "QueueContext.slots() is internal and will be removed; read the QueueContext "
+            "itself (a mapping of QueueVar to value)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._slots
+
+    def _unregistered(self) -> Mapping[str, JSONValue]:
+        """Internal: QueueVars the carrier held that this process has not registered.
+
+        Name -> wire value (only values that satisfy the wire rule); for ``inspect``.
+        """
+        return self._unknown
 
     @overload
     def __getitem__(self, var: QueueVar[T]) -> T: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import warnings
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast, overload
 
@@ -43,14 +44,27 @@ CLEARED: Any = _ClearedType()
 _MISSING: Any = object()
 
 _registry_lock = threading.Lock()
-#: Registered QueueVars by name (read-only for other modules; see ``lookup``).
-registry_by_name: dict[str, QueueVar[Any]] = {}
-_by_name = registry_by_name
+#: Registered QueueVars by name (internal: other modules use ``lookup``;
+#: ``carrier`` reads it directly on extract's hot path).
+_by_name: dict[str, QueueVar[Any]] = {}
 #: The name of the QueueVar behind each backing ContextVar (identity, not name, decides).
 backing_names: dict[contextvars.ContextVar[Any], str] = {}
 _all_vars: tuple[QueueVar[Any], ...] = ()
 #: ``(QueueVar, its ContextVar)`` for every registered var: extract's hot loop.
 _all_pairs: tuple[tuple[QueueVar[Any], contextvars.ContextVar[Any]], ...] = ()
+
+
+def _deprecated(name: str) -> None:
+    warnings.warn(
+        f"{name} is internal to ctxcarry and will be removed", DeprecationWarning, stacklevel=3
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "registry_by_name":  # the old public-looking name of ``_by_name``
+        _deprecated("ctxcarry.queuevar.registry_by_name (use lookup())")
+        return _by_name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def registered_vars() -> tuple[QueueVar[Any], ...]:
@@ -95,7 +109,7 @@ class QueueVar(Generic[T]):
     raises ``ValueError``.
     """
 
-    __slots__ = ("__weakref__", "_codec", "_default", "_name", "_var", "plain")
+    __slots__ = ("__weakref__", "_codec", "_default", "_name", "_plain", "_var")
 
     def __init__(self, name: str, *, default: T, codec: Codec[T] | None = None) -> None:
         if not is_valid_key(name):
@@ -107,7 +121,7 @@ class QueueVar(Generic[T]):
         self._default = default
         self._codec: Codec[T] = codec if codec is not None else JSONCodec()
         #: True when the var uses the plain JSON codec (decoding is the identity).
-        self.plain = type(self._codec) is JSONCodec
+        self._plain = type(self._codec) is JSONCodec
         self._var: contextvars.ContextVar[Any] = contextvars.ContextVar(
             BACKING_PREFIX + name, default=CLEARED
         )
@@ -154,7 +168,7 @@ class QueueVar(Generic[T]):
 
         Raises ``TypeError`` naming the var if the value cannot travel.
         """
-        return self._var.set(self.make_slot(value))
+        return self._var.set(self._make_slot(value))
 
     def reset(self, token: contextvars.Token[Any]) -> None:
         """Restore the value the var had before the :meth:`set` that made ``token``."""
@@ -169,9 +183,9 @@ class QueueVar(Generic[T]):
 
         The value is checked here, so a bad value fails at the call site.
         """
-        return QueueVarBinding(self, self.make_slot(value))
+        return QueueVarBinding(self, self._make_slot(value))
 
-    def make_slot(self, value: T) -> Slot:
+    def _make_slot(self, value: T) -> Slot:
         """Check and snapshot ``value``; raise ``TypeError`` naming the var if it can't travel."""
         if value is None:
             return (None, None, 4)
@@ -184,13 +198,31 @@ class QueueVar(Generic[T]):
             ) from None
         return (value, snapshot, size)
 
-    def decode_slot(self, wire: JSONValue, size: int) -> Slot:
+    def _decode_slot(self, wire: JSONValue, size: int) -> Slot:
         """Build a slot from a JSON value read from a carrier (``TypeError``/``ValueError``)."""
         if wire is None:
             return (None, None, 4)
-        if self.plain:
+        if self._plain:
             return (wire, wire, size)
         return (self._codec.decode(wire), wire, size)
+
+    # Internals that once looked like API: kept working, with a warning.
+
+    @property
+    def plain(self) -> bool:
+        """Deprecated: internal (whether the var uses the plain JSON codec)."""
+        _deprecated("QueueVar.plain")
+        return self._plain
+
+    def make_slot(self, value: T) -> Slot:
+        """Deprecated: internal (set the var, or use ``var(value)``)."""
+        _deprecated("QueueVar.make_slot()")
+        return self._make_slot(value)
+
+    def decode_slot(self, wire: JSONValue, size: int) -> Slot:
+        """Deprecated: internal (use ``Carrier.decode``)."""
+        _deprecated("QueueVar.decode_slot()")
+        return self._decode_slot(wire, size)
 
     def __repr__(self) -> str:
         return f"<QueueVar {self._name!r} default={self._default!r}>"

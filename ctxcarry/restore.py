@@ -125,7 +125,7 @@ class Extraction:
         scope = self._scope
         scope.enter()
         if decoder.carry_queuevars:
-            _replace_queuevars(decoded.slots(), scope)
+            _replace_queuevars(decoded._checked_slots(), scope)
         for key, value in log.items():
             scope.set(_logvars.var_for(key), value)
         headers = decoded.trace_headers

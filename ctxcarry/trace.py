@@ -10,18 +10,44 @@ multi-megabyte string has no business reaching a regex.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from opentelemetry import propagate
 from opentelemetry.propagators.textmap import TextMapPropagator
 
-__all__ = ["FIELD_LIMITS", "check_trace_value", "is_common_traceparent", "trace_fields"]
+__all__ = [
+    "FIELD_LIMITS",
+    "W3C_FIELDS",
+    "Traceparent",
+    "check_trace_value",
+    "filter_baggage",
+    "is_common_traceparent",
+    "parse_traceparent",
+    "trace_fields",
+]
 
+#: The W3C fields of OTel's default propagators, in the order the budget keeps them.
+W3C_FIELDS = ("traceparent", "tracestate", "baggage")
 #: Longest accepted value per field; other propagators' fields get ``DEFAULT_LIMIT``.
 FIELD_LIMITS = {"traceparent": 512, "tracestate": 4096, "baggage": 8192}
 DEFAULT_LIMIT = 8192
-#: W3C: at most 32 tracestate members. OTel's baggage propagator: at most 180 pairs.
+#: W3C: at most 32 tracestate members. OTel's baggage propagator: at most 180
+#: members of at most 4,096 bytes each (and 8,192 in all, ``FIELD_LIMITS``).
 MAX_TRACESTATE_MEMBERS = 32
 MAX_BAGGAGE_MEMBERS = 180
+MAX_BAGGAGE_MEMBER_LENGTH = 4096
+
+# W3C Baggage: list-member = key OWS "=" OWS value *( OWS ";" OWS property ),
+# property = key OWS "=" OWS value / key; key is an RFC 7230 token, value is
+# baggage-octets (printable ASCII but space, '"', ',', ';' and '\').
+_OWS = r"[ \t]*"
+_KEY = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_VALUE = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_PROPERTY = f"{_KEY}(?:{_OWS}={_OWS}{_VALUE})?"
+_MEMBER = f"{_OWS}{_KEY}{_OWS}={_OWS}{_VALUE}(?:{_OWS};{_OWS}{_PROPERTY})*{_OWS}"
+_baggage_member = re.compile(_MEMBER).fullmatch
+_baggage_string = re.compile(f"{_MEMBER}(?:,{_MEMBER}){{0,{MAX_BAGGAGE_MEMBERS - 1}}}").fullmatch
+_baggage_split = re.compile(f"{_OWS},{_OWS}").split
 
 # W3C Trace Context level 2: version-traceid-parentid-flags; future versions may append.
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
@@ -67,6 +93,8 @@ def check_trace_value(field: str, value: object, *, trusted: bool = False) -> st
     limit = FIELD_LIMITS.get(field, DEFAULT_LIMIT)
     if len(value) > limit:
         return f"is longer than {limit} characters"
+    if field == "baggage" and not trusted:
+        return None  # checked member by member: filter_baggage
     if not (value.isascii() and value.isprintable()):
         return "has characters outside printable ASCII"
     if trusted:
@@ -75,18 +103,70 @@ def check_trace_value(field: str, value: object, *, trusted: bool = False) -> st
         return _traceparent_problem(value)
     if field == "tracestate" and value.count(",") >= MAX_TRACESTATE_MEMBERS:
         return f"has more than {MAX_TRACESTATE_MEMBERS} members"
-    if field == "baggage" and value.count(",") >= MAX_BAGGAGE_MEMBERS:
-        return f"has more than {MAX_BAGGAGE_MEMBERS} members"
     return None
 
 
-def _traceparent_problem(value: str) -> str | None:
+def filter_baggage(value: str) -> tuple[str, int]:
+    """Keep the baggage members OpenTelemetry accepts silently; count the others.
+
+    Returns the members that match the W3C grammar and OTel's limits (at most
+    :data:`MAX_BAGGAGE_MEMBERS`, each at most :data:`MAX_BAGGAGE_MEMBER_LENGTH`
+    bytes), joined as they were, and how many were dropped. OTel's propagator
+    logs one WARNING with the member's text for each member it refuses; what
+    this returns makes it log nothing. A valid string is returned unchanged
+    (one C-level match). ``value`` must be at most 8,192 characters (see
+    :func:`check_trace_value`).
+    """
+    if len(value) <= MAX_BAGGAGE_MEMBER_LENGTH and _baggage_string(value) is not None:
+        return value, 0
+    return _filter_baggage_members(value)
+
+
+def _filter_baggage_members(value: str) -> tuple[str, int]:
+    """The member-by-member path of :func:`filter_baggage` (the reference for its fast path)."""
+    kept: list[str] = []
+    dropped = 0
+    for member in _baggage_split(value):
+        if not member.strip(" \t"):
+            continue  # an empty member: OTel skips it without a word
+        if (
+            len(kept) < MAX_BAGGAGE_MEMBERS
+            and len(member) <= MAX_BAGGAGE_MEMBER_LENGTH
+            and _baggage_member(member) is not None
+        ):
+            kept.append(member)
+        else:
+            dropped += 1
+    return ",".join(kept), dropped
+
+
+class Traceparent(NamedTuple):
+    """A traceparent taken apart (only its grammar checked, see :func:`check_trace_value`)."""
+
+    version: str
+    trace_id: str
+    parent_id: str
+    flags: str
+    #: What a future version appends after the flags (``None`` when nothing).
+    rest: str | None
+
+    @property
+    def sampled(self) -> bool:
+        return bool(int(self.flags, 16) & 1)
+
+
+def parse_traceparent(value: str) -> Traceparent | None:
+    """The fields of a traceparent matching the W3C grammar, else ``None``."""
     match = _TRACEPARENT.fullmatch(value)
-    if match is None:
+    return None if match is None else Traceparent(*match.groups())
+
+
+def _traceparent_problem(value: str) -> str | None:
+    parsed = parse_traceparent(value)
+    if parsed is None:
         return "is not a W3C traceparent"
-    version, trace_id, span_id, _, rest = match.groups()
-    if version == "ff" or (version == "00" and rest is not None):
+    if parsed.version == "ff" or (parsed.version == "00" and parsed.rest is not None):
         return "has an invalid traceparent version"
-    if trace_id == _ZERO_TRACE_ID or span_id == _ZERO_SPAN_ID:
+    if parsed.trace_id == _ZERO_TRACE_ID or parsed.parent_id == _ZERO_SPAN_ID:
         return "has an all-zero trace or span id"
     return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+from .installation import install
+
 
 class CtxcarryDjangoTasksConfig(AppConfig):  # type: ignore[misc]  # Django is untyped here
     """Installs the adapter when Django is ready (label ``ctxcarry_django_tasks``)."""
@@ -13,6 +15,4 @@ class CtxcarryDjangoTasksConfig(AppConfig):  # type: ignore[misc]  # Django is u
     verbose_name = "ctxcarry (Django tasks)"
 
     def ready(self) -> None:
-        from .installation import install
-
         install()

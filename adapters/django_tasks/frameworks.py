@@ -15,6 +15,8 @@ from importlib.util import find_spec
 from types import ModuleType
 from typing import Any
 
+from django.apps import apps
+
 __all__ = ["database_model", "immediate_backends", "rq_job_class", "signal_modules"]
 
 _FRAMEWORKS = ("django.tasks", "django_tasks")
@@ -61,8 +63,6 @@ def immediate_backends() -> tuple[type[Any], ...]:
 
 def database_model() -> type[Any] | None:
     """django-tasks-db's ``DBTaskResult`` when ``django_tasks_db`` is an installed app."""
-    from django.apps import apps
-
     if not apps.is_installed("django_tasks_db"):
         return None
     module = _module("django_tasks_db.models")

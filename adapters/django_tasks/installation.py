@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models.signals import pre_save
+
 from ctxcarry import Carrier
 from ctxcarry.kit import Installation
 
@@ -96,8 +98,6 @@ def install(carrier: Carrier | None = None, *, bind_identity: bool | None = None
             _move_after_ours(module.task_started, getattr(module, "log_task_started", None))
         model = frameworks.database_model()
         if model is not None:
-            from django.db.models.signals import pre_save
-
             pre_save.connect(stamp_new_row, sender=model, weak=False, dispatch_uid=_UID)
             _models.append(model)
         job_class = frameworks.rq_job_class()
@@ -108,8 +108,6 @@ def install(carrier: Carrier | None = None, *, bind_identity: bool | None = None
 
 def uninstall() -> None:
     """Disconnect every receiver and restore each patched attribute; a no-op if not installed."""
-    from django.db.models.signals import pre_save
-
     with _lock:
         current = state.current
         if current is None:

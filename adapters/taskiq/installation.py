@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+
+from taskiq.abc.broker import AsyncBroker
 
 from ctxcarry import Carrier
 
 from .middleware import CtxcarryMiddleware
-
-if TYPE_CHECKING:
-    from taskiq.abc.broker import AsyncBroker
 
 __all__ = ["install", "is_installed", "middleware_of", "uninstall"]
 

@@ -25,17 +25,15 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
+from taskiq.abc.broker import AsyncBroker
 
 from ctxcarry import Carrier, CarrierError, TraceRestore
 from ctxcarry.kit import Installation, ScopeStore, never_raises, task_identity
 
 from .wire import AMQP_LABEL_LIMIT, encode_label, read_label, remove_label, write_label
-
-if TYPE_CHECKING:
-    from taskiq.abc.broker import AsyncBroker
 
 __all__ = ["CtxcarryMiddleware"]
 

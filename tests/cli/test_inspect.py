@@ -234,3 +234,36 @@ def test_carrier_is_found_wherever_it_is_nested(
     report = inspect_json(capsys, write_json(tmp_path, wrap(trace_context_value)))
     assert report["found_at"] == found_at
     assert report["queuevars"]["cli_tenant"] == "acme"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"structlog_context": {"n": ' + "9" * 4301 + "}}",
+        '{"ctxcarry": {"v": ' + "7" * 5000 + ', "vars": {}}}',
+        '{"ctxcarry": {"v": 1, "vars": {"unknown_var": ' + "1" * 4400 + "}}}",
+    ],
+    ids=["log value", "version", "unknown var"],
+)
+def test_an_integer_beyond_pythons_digit_limit_is_one_clear_line(
+    text: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text(text)
+    assert main(["inspect", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "too many digits" in err
+
+
+def test_values_outside_the_wire_rule_are_shown_as_dropped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    carrier = {
+        "structlog_context": {"n": 2**64, "s": "\ud800", "ok": 1},
+        "ctxcarry": {"v": 1, "vars": {"unknown_var": 2**60}},
+    }
+    report = inspect_json(capsys, write_json(tmp_path, carrier))
+    assert report["structlog"] == {"ok": 1}
+    assert any("'n'" in line for line in report["dropped"])
+    assert any("'s'" in line for line in report["dropped"])

@@ -116,7 +116,7 @@ def test_well_known_types_become_their_string_forms() -> None:
 
 
 def test_json_native_values_are_carried_exactly() -> None:
-    value = {"a": [1, 2.5, True, None, "x", {"b": []}], "big": 2**70, "neg": -0.0}
+    value = {"a": [1, 2.5, True, None, "x", {"b": []}], "big": 2**53 - 1, "neg": -0.0}
     bind(value=value)
     assert inject()[STRUCTLOG_KEY]["value"] == value
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 
 import pytest
@@ -124,3 +125,25 @@ def test_task_arguments_are_never_changed(without_adapter: None) -> None:
         plain.serialized_args,
         plain.serialized_kwargs,
     )
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800", os.fsdecode(b"\xff")])
+def test_nul_and_lone_surrogates_never_make_delay_raise_on_postgresql(
+    text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 10 item 2: jsonb refuses ``\\u0000`` and unpaired surrogates.
+
+    A structlog value has each offending code point replaced by U+FFFD (named in
+    the one warning); a QueueVar refuses the value where it is set.
+    """
+    structlog.contextvars.bind_contextvars(path=text, request_id="r-5")
+
+    with caplog.at_level(logging.WARNING, logger="ctxcarry"):
+        task = _stored(record_context.delay(args=("k",)))
+    with pytest.raises(TypeError, match="tp_tenant"):
+        tenant.set(text)
+
+    assert task.trace_context is not None
+    fixed = text.replace("\x00", "\ufffd").replace("\ud800", "\ufffd").replace("\udcff", "\ufffd")
+    assert task.trace_context[STRUCTLOG_KEY] == {"path": fixed, "request_id": "r-5"}
+    assert any("'path'" in r.getMessage() for r in caplog.records)
