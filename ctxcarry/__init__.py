@@ -12,8 +12,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from . import codecs
-from ._version import __version__
-from .carrier import (
+from ._carrier import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_KEYS,
     DEFAULT_MAX_NEW_NAMES,
@@ -22,13 +21,14 @@ from .carrier import (
     get_default_carrier,
     set_default_carrier,
 )
-from .jsonvalue import JSONValue
-from .problems import CarrierError
-from .queuecontext import QueueContext
-from .queuevar import QueueVar, QueueVarBinding, priority, registered_vars
-from .restore import Extraction
-from .threads import ContextThread, ContextThreadPoolExecutor, carry
-from .wire import ENVELOPE_KEY, FORMAT_VERSION, STRUCTLOG_KEY
+from ._jsonvalue import JSONValue
+from ._problems import CarrierError
+from ._queuecontext import QueueContext
+from ._queuevar import QueueVar, QueueVarBinding, priority, registered_vars
+from ._restore import Extraction
+from ._threads import ContextThread, ContextThreadPoolExecutor, carry
+from ._version import __version__
+from ._wire import ENVELOPE_KEY, FORMAT_VERSION, STRUCTLOG_KEY
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -11,5 +11,5 @@ from typing import Any
 
 __all__ = ["carrier"]
 
-#: The default :class:`~ctxcarry.Carrier`; set by ``ctxcarry.carrier`` when it is imported.
+#: The default :class:`~ctxcarry.Carrier`; set by ``ctxcarry._carrier`` when it is imported.
 carrier: Any = None

@@ -38,7 +38,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 
 from . import _logvars
-from .queuevar import BACKING_PREFIX, CLEARED
+from ._queuevar import BACKING_PREFIX, CLEARED
 
 __all__ = ["OWNED_PREFIXES", "LearnHook", "Scope"]
 

@@ -17,7 +17,7 @@ import enum
 import uuid
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-from .jsonvalue import JSONValue
+from ._jsonvalue import JSONValue
 
 __all__ = [
     "Codec",

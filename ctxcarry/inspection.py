@@ -16,10 +16,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .carrier import Carrier, get_default_carrier
-from .jsonvalue import JSONValue
-from .trace import W3C_FIELDS, check_trace_value, parse_traceparent, trace_fields
-from .wire import ENVELOPE_KEY, STRUCTLOG_KEY, VARS_KEY, VERSION_KEY
+from ._carrier import Carrier, get_default_carrier
+from ._jsonvalue import JSONValue
+from ._trace import W3C_FIELDS, check_trace_value, parse_traceparent, trace_fields
+from ._wire import ENVELOPE_KEY, STRUCTLOG_KEY, VARS_KEY, VERSION_KEY
 
 __all__ = [
     "InspectError",

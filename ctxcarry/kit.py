@@ -39,11 +39,10 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from . import _logvars
-from ._scope import Scope
-from .carrier import Carrier, get_default_carrier
-from .problems import CarrierError, logger, safe_name
-from .request_id import choose_request_id, new_request_id
-from .request_scope import (
+from ._carrier import Carrier, get_default_carrier
+from ._problems import CarrierError, logger, safe_name
+from ._request_id import choose_request_id, new_request_id
+from ._request_scope import (
     RequestBindings,
     RequestScope,
     bind_request_values,
@@ -51,8 +50,9 @@ from .request_scope import (
     report_hook_failure,
     request_keys,
 )
-from .restore import Extraction, TraceRestore
-from .trace import check_trace_value, trace_fields
+from ._restore import Extraction, TraceRestore
+from ._scope import Scope
+from ._trace import check_trace_value, trace_fields
 
 __all__ = [
     "PARENT_TASK_ID_KEY",

@@ -28,7 +28,7 @@ from typing import Any
 import structlog
 from opentelemetry import trace as otel_trace
 
-from .queuevar import CLEARED, registered_pairs
+from ._queuevar import CLEARED, registered_pairs
 
 __all__ = [
     "SPAN_ID_KEY",

@@ -31,9 +31,9 @@ from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 
-from .carrier import Carrier, TraceRestore, get_default_carrier, set_default_carrier
-from .queuecontext import QueueContext
-from .queuevar import registered_vars
+from ._carrier import Carrier, TraceRestore, get_default_carrier, set_default_carrier
+from ._queuecontext import QueueContext
+from ._queuevar import registered_vars
 
 __all__ = [
     "ContextSnapshot",

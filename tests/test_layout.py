@@ -31,3 +31,27 @@ def test_adapters_import_only_the_public_api_and_the_kit(path: Path) -> None:
         if module.startswith("ctxcarry") and module not in ALLOWED
     ]
     assert not wrong, f"{path.name} reaches into the core or another adapter: {wrong}"
+
+
+PACKAGE = ADAPTERS.parent / "ctxcarry"
+#: The modules of ``ctxcarry`` that are API; everything else is private (``_name``).
+PUBLIC_MODULES = {"__init__", "__main__", "cli", "codecs", "inspection", "kit", "logs", "testing"}
+#: Old homes of names that moved to ``ctxcarry.kit``: they import with a DeprecationWarning.
+DEPRECATED_MODULES = {"request_id", "request_scope"}
+
+
+def test_only_the_api_modules_of_the_core_have_public_names() -> None:
+    public = {path.stem for path in PACKAGE.glob("*.py") if not path.stem.startswith("_")}
+    public |= {"__init__", "__main__"} & {path.stem for path in PACKAGE.glob("*.py")}
+    assert public == PUBLIC_MODULES | DEPRECATED_MODULES
+
+
+@pytest.mark.parametrize("name", sorted(DEPRECATED_MODULES))
+def test_an_old_module_path_still_imports_and_says_where_the_names_are(name: str) -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop(f"ctxcarry.{name}", None)
+    with pytest.warns(DeprecationWarning, match=r"ctxcarry\.kit"):
+        module = importlib.import_module(f"ctxcarry.{name}")
+    assert module.__all__

@@ -13,8 +13,8 @@ from celery import Celery, signals
 from celery.contrib.testing.worker import start_worker
 
 from ctxcarry import Carrier, priority
+from ctxcarry._queuevar import lookup
 from ctxcarry.adapters.celery import HEADER, install, is_installed, uninstall
-from ctxcarry.queuevar import lookup
 from tests.celery.apps import build_app, tenant
 
 OUR_UID = "ctxcarry.adapters.celery"

@@ -13,7 +13,7 @@ import pytest
 from opentelemetry import baggage
 
 from ctxcarry import extract
-from ctxcarry.trace import filter_baggage
+from ctxcarry._trace import filter_baggage
 
 BAD_MEMBERS = [
     "no-equals-sign",

@@ -24,9 +24,9 @@ from opentelemetry.context import Context, get_current
 from opentelemetry.propagators.textmap import TextMapPropagator
 
 from ctxcarry import Carrier, jsonvalue
-from ctxcarry.jsonvalue import NotJSON, sanitize_loose, snapshot_exact, string_size
-from ctxcarry.problems import Problems
-from ctxcarry.trace import (
+from ctxcarry._jsonvalue import NotJSON, sanitize_loose, snapshot_exact, string_size
+from ctxcarry._problems import Problems
+from ctxcarry._trace import (
     _filter_baggage_members,
     _traceparent_problem,
     filter_baggage,
@@ -157,7 +157,7 @@ def test_scalar_list_fast_path_matches_the_item_by_item_walk(items: list[Any], l
 @settings(max_examples=300, deadline=None)
 @given(value=scalars, limit=st.integers(min_value=0, max_value=500))
 def test_decode_scalar_measure_matches_the_exact_walk(value: Any, limit: int) -> None:
-    from ctxcarry.carrier import _Room
+    from ctxcarry._carrier import _Room
 
     try:
         fast: Any = _Room(limit).measure(value)

@@ -16,7 +16,7 @@ from opentelemetry import baggage, propagate, trace
 from opentelemetry import context as otel_context
 
 from ctxcarry import Carrier, CarrierError, inject, priority
-from ctxcarry.wire import ENVELOPE_KEY, FORMAT_VERSION, STRUCTLOG_KEY
+from ctxcarry._wire import ENVELOPE_KEY, FORMAT_VERSION, STRUCTLOG_KEY
 from tests.core.vars import org_id, payload, tenant_id
 
 bind = structlog.contextvars.bind_contextvars

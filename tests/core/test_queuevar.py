@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ctxcarry import QueueVar, inject, priority, registered_vars
-from ctxcarry.queuevar import BACKING_PREFIX
+from ctxcarry._queuevar import BACKING_PREFIX
 from tests.core.vars import (
     Plan,
     amount,

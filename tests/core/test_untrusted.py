@@ -12,7 +12,7 @@ import structlog
 from opentelemetry import trace
 
 from ctxcarry import Carrier, CarrierError, extract
-from ctxcarry.names import NameAllowance, name_allowance
+from ctxcarry._names import NameAllowance, name_allowance
 from tests.core.helpers import context_state
 from tests.core.vars import broken, org_id, plan, request_uuid, tenant_id, tier
 

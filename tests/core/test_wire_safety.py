@@ -23,8 +23,8 @@ from opentelemetry import propagate
 from opentelemetry.propagators.textmap import TextMapPropagator
 
 from ctxcarry import Carrier, CarrierError, QueueVar, extract, inject
-from ctxcarry.jsonvalue import MAX_SAFE_INTEGER
-from ctxcarry.wire import ENVELOPE_KEY, STRUCTLOG_KEY
+from ctxcarry._jsonvalue import MAX_SAFE_INTEGER
+from ctxcarry._wire import ENVELOPE_KEY, STRUCTLOG_KEY
 from tests.core.vars import payload, tenant_id
 
 bind = structlog.contextvars.bind_contextvars

@@ -23,8 +23,8 @@ import structlog
 from hypothesis import strategies as st
 
 from ctxcarry import Carrier, QueueVar, extract
-from ctxcarry.jsonvalue import MAX_SAFE_INTEGER
-from ctxcarry.wire import ENVELOPE_KEY, STRUCTLOG_KEY
+from ctxcarry._jsonvalue import MAX_SAFE_INTEGER
+from ctxcarry._wire import ENVELOPE_KEY, STRUCTLOG_KEY
 from tests.core.helpers import context_state
 from tests.core.vars import payload, tenant_id
 

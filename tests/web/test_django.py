@@ -14,9 +14,9 @@ from django.core.handlers.asgi import ASGIHandler
 from django.test import AsyncClient, Client
 from structlog.contextvars import bind_contextvars, get_contextvars
 
+from ctxcarry._request_id import REQUEST_ID_PATTERN
 from ctxcarry.adapters.django import ContextMiddleware
 from ctxcarry.adapters.django.conf import ContextSettings, load_settings
-from ctxcarry.request_id import REQUEST_ID_PATTERN
 from tests.web.support import LogCapture, web_tenant
 
 CONTEXT_MIDDLEWARE = "ctxcarry.adapters.django.ContextMiddleware"

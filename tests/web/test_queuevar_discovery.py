@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROBE = """
 import django
 django.setup()
-from ctxcarry.queuevar import lookup
+from ctxcarry._queuevar import lookup
 print(lookup("qvapp_organisation_id") is not None, lookup("qvapp_listed") is not None)
 """
 

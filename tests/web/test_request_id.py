@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctxcarry.request_id import (
+from ctxcarry._request_id import (
     MAX_REQUEST_ID_LENGTH,
     REQUEST_ID_PATTERN,
     canonical_request_id,

@@ -10,7 +10,7 @@ import structlog
 from structlog.contextvars import bind_contextvars, get_contextvars
 
 from ctxcarry import inject, priority
-from ctxcarry.request_scope import (
+from ctxcarry._request_scope import (
     RequestScope,
     bind_request_values,
     request_keys,

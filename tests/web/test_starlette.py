@@ -16,8 +16,8 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route
 from structlog.contextvars import bind_contextvars, get_contextvars
 
+from ctxcarry._request_id import REQUEST_ID_PATTERN
 from ctxcarry.adapters.starlette import ContextMiddleware
-from ctxcarry.request_id import REQUEST_ID_PATTERN
 from tests.web import asgi
 from tests.web.starlette_app import build_app
 from tests.web.support import LogCapture, web_tenant

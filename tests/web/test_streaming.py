@@ -7,8 +7,8 @@ import contextvars
 
 from structlog.contextvars import bind_contextvars, get_contextvars
 
+from ctxcarry._request_scope import RequestScope, bind_request_values
 from ctxcarry.adapters.django.streaming import aiterate_in_context, iterate_in_context
-from ctxcarry.request_scope import RequestScope, bind_request_values
 from tests.web.support import web_tenant
 
 

@@ -3,7 +3,7 @@
 A :class:`Carrier` is configuration (what to carry, limits, strictness) plus
 the two operations. ``inject`` runs where a task is enqueued; ``decode`` reads
 an untrusted carrier into a :class:`~ctxcarry.QueueContext` without touching
-any context; ``extract`` (see :mod:`ctxcarry.restore`) restores one around a
+any context; ``extract`` (see :mod:`ctxcarry._restore`) restores one around a
 task and undoes it exactly afterwards.
 """
 
@@ -20,8 +20,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 from opentelemetry import propagate
 
 from . import _defaults
-from ._logvars import LOCAL_KEYS
-from .budget import (
+from ._budget import (
     ENTRY_OVERHEAD,
     ENVELOPE_OVERHEAD,
     LOG_OVERHEAD,
@@ -33,7 +32,7 @@ from .budget import (
     fit,
     upper_bound,
 )
-from .jsonvalue import (
+from ._jsonvalue import (
     MAX_SAFE_INTEGER,
     NotJSON,
     TooLarge,
@@ -45,12 +44,13 @@ from .jsonvalue import (
     snapshot_received,
     string_size,
 )
-from .names import MAX_KEY_LENGTH, is_valid_key, known_valid_names
-from .problems import Problems, safe_name
-from .queuecontext import QueueContext
-from .queuevar import CLEARED, QueueVar, Slot, _by_name, backing_names
-from .restore import Extraction, TraceRestore, check_trace_policy
-from .trace import (
+from ._logvars import LOCAL_KEYS
+from ._names import MAX_KEY_LENGTH, is_valid_key, known_valid_names
+from ._problems import Problems, safe_name
+from ._queuecontext import QueueContext
+from ._queuevar import CLEARED, QueueVar, Slot, _by_name, backing_names
+from ._restore import Extraction, TraceRestore, check_trace_policy
+from ._trace import (
     DEFAULT_LIMIT,
     FIELD_LIMITS,
     W3C_FIELDS,
@@ -59,7 +59,7 @@ from .trace import (
     is_common_traceparent,
     trace_fields,
 )
-from .wire import ENVELOPE_KEY, FORMAT_VERSION, STRUCTLOG_KEY, VARS_KEY, VERSION_KEY
+from ._wire import ENVELOPE_KEY, FORMAT_VERSION, STRUCTLOG_KEY, VARS_KEY, VERSION_KEY
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

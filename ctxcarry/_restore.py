@@ -25,11 +25,11 @@ from opentelemetry import propagate
 from opentelemetry import trace as otel_trace
 
 from . import _logvars
+from ._names import name_allowance
+from ._problems import Problems, safe_name
+from ._queuecontext import QueueContext
+from ._queuevar import CLEARED, registered_pairs
 from ._scope import Scope
-from .names import name_allowance
-from .problems import Problems, safe_name
-from .queuecontext import QueueContext
-from .queuevar import CLEARED, registered_pairs
 
 __all__ = ["TRACE_POLICIES", "Decoder", "Extraction", "TraceRestore"]
 

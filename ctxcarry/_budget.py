@@ -1,7 +1,7 @@
 """The size budget: which entries of a carrier fit in ``max_bytes`` of JSON.
 
 An entry is a ``(key, value, size)`` tuple where ``size`` is the exact JSON
-size of ``value`` (see :mod:`ctxcarry.jsonvalue`) and ``key`` is a validated
+size of ``value`` (see :mod:`ctxcarry._jsonvalue`) and ``key`` is a validated
 name, so it needs no escaping. :func:`upper_bound` over-counts a few bytes of
 punctuation per section and never under-counts, so a carrier within the bound
 is within the budget. When it does not fit, :func:`fit` keeps entries in
@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from .jsonvalue import JSONValue
-from .wire import ENVELOPE_KEY, STRUCTLOG_KEY
+from ._jsonvalue import JSONValue
+from ._wire import ENVELOPE_KEY, STRUCTLOG_KEY
 
 __all__ = [
     "ENTRY_OVERHEAD",

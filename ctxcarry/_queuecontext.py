@@ -7,9 +7,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar, overload
 
 from . import _defaults
-from .jsonvalue import JSONValue
-from .queuevar import QueueVar, Slot
-from .wire import FORMAT_VERSION
+from ._jsonvalue import JSONValue
+from ._queuevar import QueueVar, Slot
+from ._wire import FORMAT_VERSION
 
 __all__ = ["QueueContext"]
 

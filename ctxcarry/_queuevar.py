@@ -14,9 +14,9 @@ import warnings
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast, overload
 
+from ._jsonvalue import JSONValue, NotJSON, snapshot_exact
+from ._names import MAX_KEY_LENGTH, is_valid_key
 from .codecs import Codec, IntRangeCodec, JSONCodec
-from .jsonvalue import JSONValue, NotJSON, snapshot_exact
-from .names import MAX_KEY_LENGTH, is_valid_key
 
 __all__ = ["BACKING_PREFIX", "QueueVar", "QueueVarBinding", "priority", "registered_vars"]
 
@@ -62,7 +62,7 @@ def _deprecated(name: str) -> None:
 
 def __getattr__(name: str) -> Any:
     if name == "registry_by_name":  # the old public-looking name of ``_by_name``
-        _deprecated("ctxcarry.queuevar.registry_by_name (use lookup())")
+        _deprecated("ctxcarry._queuevar.registry_by_name (use lookup())")
         return _by_name
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
