@@ -22,6 +22,8 @@ from celery import Celery, signals
 
 from ctxcarry import Carrier, get_default_carrier
 
+from .compat import require_supported_upstream
+
 __all__ = ["Installation", "install", "installation_for", "is_installed", "publishing", "uninstall"]
 
 _UID = "ctxcarry.adapters.celery"
@@ -93,6 +95,7 @@ def install(app: Celery, carrier: Carrier | None = None) -> None:
     default Carrier (``ctxcarry.get_default_carrier()``, read at each use).
     Calling it again replaces the Carrier and changes nothing else.
     """
+    require_supported_upstream()
     if carrier is not None and not isinstance(carrier, Carrier):
         raise TypeError("install() needs a ctxcarry.Carrier or None")
     with _lock:

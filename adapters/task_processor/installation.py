@@ -14,6 +14,7 @@ from typing import Any
 
 from ctxcarry import Carrier, ContextThread, ContextThreadPoolExecutor
 
+from .compat import require_supported_upstream
 from .config import set_carrier
 from .enqueue import stamp_new_task
 from .run import run_delay_in_copy, wrap_run_task, wrap_task_run
@@ -48,6 +49,7 @@ def install(carrier: Carrier | None = None) -> None:
     Needs Django's app registry (call it from ``AppConfig.ready`` or later);
     listing ``"ctxcarry.adapters.task_processor"`` in ``INSTALLED_APPS`` does it.
     """
+    require_supported_upstream()
     from django.db.models.signals import pre_save
     from task_processor import decorators, models, processor
 
