@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests import services
+from tests import extras, services
 
 _exporter = InMemorySpanExporter()
 _provider = TracerProvider()
@@ -59,3 +59,16 @@ def amqp_url() -> str:
 def postgres_available() -> None:
     """A reachable PostgreSQL (skip locally / fail in CI when it is down)."""
     services.require("PostgreSQL", services.postgres_url())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.extra("name")``: skip (or fail under CI) where the extra cannot run.
+
+    Runs before the test's fixtures are looked up, so a fixture that only the extra
+    provides (flagsmith-common's ``run_tasks``) never turns into an error.
+    """
+    for marker in item.iter_markers("extra"):
+        reason = extras.missing_reason(*marker.args)
+        if reason is not None:
+            pytest.skip(reason)
