@@ -41,10 +41,10 @@ RESULTS = ROOT / ".nox" / "results"
 CONSTRAINTS = ROOT / "constraints"
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-#: Every extra that has code behind it; the task processor is left out where pip cannot
-#: install it (Python 3.10: its environment markers drop it; Django 6: see django-6).
-EXTRAS_ALL = "all,test"
-EXTRAS_NO_TASK_PROCESSOR = "celery,django,starlette,test"
+#: Every extra the suite tests (docs: it builds the site); the task processor is left out
+#: where pip cannot install it (Python 3.10: its environment markers drop it; Django 6).
+EXTRAS_ALL = "all,test,docs"
+EXTRAS_NO_TASK_PROCESSOR = "celery,django,starlette,test,docs"
 #: What the results record as "the versions this session ran".
 REPORTED = (
     "structlog",
@@ -173,3 +173,9 @@ _framework_session("django-5.2", "3.11", EXTRAS_ALL, "django-5.2.txt")
 _framework_session("django-6", "3.12", EXTRAS_NO_TASK_PROCESSOR, "django-6.txt")
 _framework_session("celery-5.3", "3.11", EXTRAS_ALL, "celery-5.3.txt")
 _framework_session("structlog-23.1", "3.11", EXTRAS_ALL, "structlog-23.1.txt")
+
+
+@nox.session(name="compat-table", python=False, tags=["newest", "lowest", "frameworks"])
+def compat_table(session: nox.Session) -> None:
+    """Render docs/compatibility.md's table from the results of the sessions above."""
+    session.run("python", str(ROOT / "scripts" / "compat_table.py"), *session.posargs)
