@@ -23,6 +23,8 @@ TASK_PROCESSOR = "task-processor"
 
 #: extra -> the module it provides.
 _MODULES = {TASK_PROCESSOR: "task_processor"}
+#: The running Python (a name of its own, so a test can pretend another one).
+PYTHON = tuple(sys.version_info[:3])
 
 
 def installed(extra: str) -> bool:
@@ -41,8 +43,8 @@ def not_installable(extra: str) -> str | None:
     """Why pip cannot install ``extra`` next to what is installed here, or ``None``."""
     if extra != TASK_PROCESSOR:
         return None
-    python = ".".join(map(str, sys.version_info[:3]))
-    if sys.version_info < (3, 11):
+    python = ".".join(map(str, PYTHON))
+    if PYTHON < (3, 11):
         return f"flagsmith-common needs Python >= 3.11 (this is {python})"
     django = _version("django")
     if django is not None and django.major >= 6:
