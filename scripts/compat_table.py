@@ -56,18 +56,30 @@ def load(results: Path) -> list[dict[str, Any]]:
     return sorted(found, key=key)
 
 
+def _minutes(seconds: int) -> str:
+    return "{}:{:02d}".format(*divmod(int(seconds), 60))
+
+
 def render(results: list[dict[str, Any]]) -> str:
     """The markdown table (one row per session)."""
-    header = ["Session", *(title for title, _ in COLUMNS), "Passed", "Skipped", "Failed", "Time"]
+    header = [
+        "Session",
+        *(title for title, _ in COLUMNS),
+        "Passed",
+        "Skipped",
+        "Failed",
+        "Test time",
+        "With install",
+    ]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for result in results:
         versions = result["versions"]
-        minutes, seconds = divmod(int(result["seconds"]), 60)
         outcome = [
             str(result["passed"]),
             str(result["skipped"]),
             f"**{result['failed']}**" if result["failed"] else "0",
-            f"{minutes}:{seconds:02d}",
+            _minutes(result["seconds"]),
+            _minutes(result.get("session_seconds", result["seconds"])),
         ]
         name = f"`{result['session']}`" + ("" if result.get("full_suite", True) else " (part)")
         cells = [name, *(versions.get(field) or "not installed" for _, field in COLUMNS)]
