@@ -101,6 +101,7 @@ def _pytest(session: nox.Session, *default_args: str) -> None:
     """Run the suite (``nox -s NAME -- ARGS`` replaces the default arguments), record it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     junit = RESULTS / f"{session.name}.xml"
+    junit.unlink(missing_ok=True)  # never count an earlier run's tests
     args = session.posargs or list(default_args)
     started = time.monotonic()
     try:
@@ -119,7 +120,7 @@ def _record(session: nox.Session, junit: Path, timing: dict[str, int], full: boo
         session.run(
             "python",
             "-c",
-            "import importlib.metadata as m, json, platform, sys\n"
+            "import importlib.metadata as m, json, platform\n"
             "def v(n):\n"
             "    try: return m.version(n)\n"
             "    except m.PackageNotFoundError: return None\n"
