@@ -70,10 +70,3 @@ def missing_reason(extra: str) -> str | None:
     if services.in_ci():
         pytest.fail(f"{message} (CI=true: an installable extra must be installed)")
     return message
-
-
-def require(extra: str) -> None:
-    """Skip the whole module (or conftest's directory) when ``extra`` cannot run here."""
-    reason = missing_reason(extra)
-    if reason is not None:
-        pytest.skip(reason, allow_module_level=True)

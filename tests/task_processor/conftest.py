@@ -14,13 +14,14 @@ import structlog
 from tests import extras
 
 # Skips this directory where flagsmith-common cannot be installed (Python 3.10, Django 6).
-extras.require(extras.TASK_PROCESSOR)
+if (_missing := extras.missing_reason(extras.TASK_PROCESSOR)) is not None:
+    pytest.skip(_missing, allow_module_level=True)
 
-from pytest_django.fixtures import Settings as SettingsWrapper  # noqa: E402
-from task_processor.task_run_method import TaskRunMethod  # noqa: E402
+from pytest_django.fixtures import Settings as SettingsWrapper
+from task_processor.task_run_method import TaskRunMethod
 
-from ctxcarry.adapters import task_processor as adapter  # noqa: E402
-from tests.task_processor.task_functions import recorder, release_slow_task, tenant  # noqa: E402
+from ctxcarry.adapters import task_processor as adapter
+from tests.task_processor.task_functions import recorder, release_slow_task, tenant
 
 
 @pytest.fixture(autouse=True)
