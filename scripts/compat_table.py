@@ -39,6 +39,7 @@ COLUMNS = [
     ("structlog", "structlog"),
     ("OTel API", "opentelemetry-api"),
     ("Celery", "celery"),
+    ("Kombu", "kombu"),
     ("Django", "django"),
     ("Starlette", "starlette"),
     ("flagsmith-common", "flagsmith-common"),
@@ -79,7 +80,7 @@ def render(results: list[dict[str, Any]]) -> str:
             str(result["skipped"]),
             f"**{result['failed']}**" if result["failed"] else "0",
             _minutes(result["seconds"]),
-            _minutes(result.get("session_seconds", result["seconds"])),
+            _minutes(result["session_seconds"]) if "session_seconds" in result else "-",
         ]
         name = f"`{result['session']}`" + ("" if result.get("full_suite", True) else " (part)")
         cells = [name, *(versions.get(field) or "not installed" for _, field in COLUMNS)]
