@@ -169,21 +169,26 @@ def lowest(session: nox.Session) -> None:
     _pytest(session, "-m", "not packaging")
 
 
-def _framework_session(name: str, python: str, extras: str, constraints: str) -> None:
+def _framework_session(name: str, python: str, extras: str, constraints: str, doc: str) -> None:
     @nox.session(name=name, python=python, tags=["frameworks"])
     def session_function(session: nox.Session) -> None:
         _install(session, extras, constraints)
         _pytest(session, "-m", "not packaging")
 
-    session_function.__doc__ = f"The suite with {constraints.removesuffix('.txt')}."
+    session_function.__doc__ = f"{doc} (constraints/{constraints})."
 
 
-_framework_session("django-4.2", "3.11", EXTRAS_ALL, "django-4.2.txt")
-_framework_session("django-5.2", "3.11", EXTRAS_ALL, "django-5.2.txt")
-# flagsmith-common caps Django below 6: no task processor with Django 6.
-_framework_session("django-6", "3.12", EXTRAS_NO_TASK_PROCESSOR, "django-6.txt")
-_framework_session("celery-5.3", "3.11", EXTRAS_ALL, "celery-5.3.txt")
-_framework_session("structlog-23.1", "3.11", EXTRAS_ALL, "structlog-23.1.txt")
+_framework_session("django-4.2", "3.11", EXTRAS_ALL, "django-4.2.txt", "Django 4.2 LTS")
+_framework_session("django-5.2", "3.11", EXTRAS_ALL, "django-5.2.txt", "Django 5.2 LTS")
+_framework_session(
+    "django-6",
+    "3.12",
+    EXTRAS_NO_TASK_PROCESSOR,  # flagsmith-common caps Django below 6
+    "django-6.txt",
+    "The newest Django 6, without the task processor",
+)
+_framework_session("celery-5.3", "3.11", EXTRAS_ALL, "celery-5.3.txt", "Celery and Kombu 5.3")
+_framework_session("structlog-23.1", "3.11", EXTRAS_ALL, "structlog-23.1.txt", "structlog 23.1")
 
 
 @nox.session(name="compat-table", python=False, tags=["newest", "lowest", "frameworks"])
