@@ -83,8 +83,20 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-#: arq's page needs arq, which runs its tests in an environment of its own (tests/conftest.py).
-_EXCLUDED = [] if importlib.util.find_spec("arq") else ["docs/adapters/arq.md"]
+#: The queue adapters' pages need their framework; where it is absent their tests run in
+#: another environment (see tests/conftest.py), and so do their pages.
+_PAGES = {
+    "arq": "arq",
+    "rq": "rq",
+    "dramatiq": "dramatiq",
+    "taskiq": "taskiq",
+    "django-tasks": "django_tasks_db",
+}
+_EXCLUDED = [
+    f"docs/adapters/{page}.md"
+    for page, module in _PAGES.items()
+    if importlib.util.find_spec(module) is None
+]
 
 pytest_collect_file = Sybil(
     parsers=[IsolatedPythonCodeBlockParser(), SkipParser()],

@@ -12,19 +12,35 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests import services
+from tests import extras, services
 
-#: arq pins redis-py below 6, which the other queues' test dependencies refuse: its tests run
-#: in an environment of their own (``pip install -e ".[test-arq]"``, built by ``.ci/run``).
-ARQ_INSTALLED = importlib.util.find_spec("arq") is not None
-collect_ignore = [] if ARQ_INSTALLED else ["arq"]
+#: Each queue adapter's test directory and the framework it needs. arq pins redis-py below
+#: 6, which the other queues' test dependencies refuse: its tests run in an environment of
+#: their own (``.[test-arq]``, built by ``.ci/run``). The matrix's pinned sessions (noxfile.py)
+#: test the core at its floors without the queue adapters, which need newer frameworks.
+QUEUE_TESTS = {
+    "arq": "arq",
+    "rq": "rq",
+    "dramatiq": "dramatiq",
+    "taskiq": "taskiq",
+    "django_tasks": "django_tasks_db",
+}
+QUEUES_ABSENT = sorted(
+    directory
+    for directory, module in QUEUE_TESTS.items()
+    if importlib.util.find_spec(module) is None
+)
+collect_ignore = list(QUEUES_ABSENT)
 
 
 def pytest_report_header() -> str:
-    """Say where the arq tests run when this environment cannot hold arq."""
-    if ARQ_INSTALLED:
-        return "arq: installed, tests/arq runs here"
-    return "arq: not installed here; tests/arq runs in the .[test-arq] environment (.ci/run)"
+    """Say which queue adapters' tests this environment leaves to another one."""
+    if not QUEUES_ABSENT:
+        return "queue adapters: every one installed, all their tests run here"
+    return (
+        f"queue adapters not installed here, their tests run elsewhere: {', '.join(QUEUES_ABSENT)}"
+        " (arq: the .[test-arq] environment of .ci/run; the others: the tests-3.x sessions)"
+    )
 
 
 _exporter = InMemorySpanExporter()
@@ -73,3 +89,16 @@ def amqp_url() -> str:
 def postgres_available() -> None:
     """A reachable PostgreSQL (skip locally / fail in CI when it is down)."""
     services.require("PostgreSQL", services.postgres_url())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.extra("name")``: skip (or fail under CI) where the extra cannot run.
+
+    Runs before the test's fixtures are looked up, so a fixture that only the extra
+    provides (flagsmith-common's ``run_tasks``) never turns into an error.
+    """
+    for marker in item.iter_markers("extra"):
+        reason = extras.missing_reason(*marker.args)
+        if reason is not None:
+            pytest.skip(reason)

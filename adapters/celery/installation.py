@@ -15,6 +15,7 @@ from celery import Celery, signals
 from ctxcarry import Carrier
 from ctxcarry.kit import Installation, import_queuevar_modules
 
+from .compat import require_supported_upstream
 from .publish import on_before_task_publish
 from .registry import installation_for, installations, mark_publisher, unmark_publisher
 from .run import on_task_postrun, on_task_prerun
@@ -48,6 +49,7 @@ def install(
     (on by default) binds each task's ``task_id``, ``task_name`` and
     ``parent_task_id`` for its duration; they are never carried onward.
     """
+    require_supported_upstream()
     import_queuevar_modules(queuevars)
     with _lock:
         installation = installations.get(app)

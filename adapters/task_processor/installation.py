@@ -16,6 +16,7 @@ from ctxcarry import Carrier, ContextThread, ContextThreadPoolExecutor
 from ctxcarry.kit import import_queuevar_modules
 
 from . import config
+from .compat import require_supported_upstream
 from .enqueue import stamp_new_task
 from .run import run_delay_in_copy, wrap_run_task, wrap_task_run
 
@@ -60,6 +61,7 @@ def install(
     Needs Django's app registry (call it from ``AppConfig.ready`` or later);
     listing ``"ctxcarry.adapters.task_processor"`` in ``INSTALLED_APPS`` does it.
     """
+    require_supported_upstream()
     # Imported here, not at module level: Django models exist only once the app
     # registry is ready, and importing this package must not need it.
     from django.db.models.signals import pre_save

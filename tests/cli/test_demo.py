@@ -26,6 +26,23 @@ LINE = re.compile(
 )
 
 
+needs_django_tasks = pytest.mark.skipif(
+    importlib.util.find_spec("django_tasks_db") is None,
+    reason="django-tasks-db is not installed here; its tests run elsewhere (tests/conftest.py)",
+)
+
+
+def on(queue: str, module: str) -> object:
+    """A demo queue as a test parameter, skipped where its framework runs elsewhere."""
+    return pytest.param(
+        queue,
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec(module) is None,
+            reason=f"{module} is not installed here; its tests run elsewhere (tests/conftest.py)",
+        ),
+    )
+
+
 def parse_paragraphs(output: str) -> list[list[dict[str, str]]]:
     """The demo's log lines, grouped by the blank lines between requests."""
     paragraphs: list[list[dict[str, str]]] = [[]]
@@ -93,6 +110,7 @@ def test_demo_shows_the_same_context_on_both_sides() -> None:
     assert result.stdout.splitlines()[-1].startswith("ctxcarry demo: OK - 3 requests, 13 task runs")
 
 
+@needs_django_tasks
 def test_demo_on_django_tasks_shows_the_same_context_on_both_sides(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -109,6 +127,7 @@ def test_demo_on_django_tasks_shows_the_same_context_on_both_sides(
     assert not Path(database[1]).parent.exists()
 
 
+@needs_django_tasks
 def test_demo_on_django_tasks_in_a_configured_django_process_is_one_line_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -137,7 +156,7 @@ def test_demo_on_django_tasks_without_its_database_backend_names_the_package() -
     assert result.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("queue", ["dramatiq", "taskiq"])
+@pytest.mark.parametrize("queue", [on("dramatiq", "dramatiq"), on("taskiq", "taskiq")])
 def test_demo_on_an_in_memory_queue_shows_the_same_context_on_both_sides(queue: str) -> None:
     result = run_cli("demo", "--queue", queue, timeout=DEMO_TIMEOUT)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -147,20 +166,7 @@ def test_demo_on_an_in_memory_queue_shows_the_same_context_on_both_sides(queue: 
     )
 
 
-@pytest.mark.parametrize(
-    "queue",
-    [
-        pytest.param(
-            "arq",
-            marks=pytest.mark.skipif(
-                importlib.util.find_spec("arq") is None,
-                reason="arq runs in its own environment (.[test-arq]; see tests/conftest.py)",
-            ),
-        ),
-        "rq",
-        "dramatiq",
-    ],
-)
+@pytest.mark.parametrize("queue", [on("arq", "arq"), on("rq", "rq"), on("dramatiq", "dramatiq")])
 def test_demo_on_a_redis_queue_shows_the_context_and_leaves_no_keys(
     queue: str, redis_db_url: str
 ) -> None:

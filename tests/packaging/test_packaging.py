@@ -183,6 +183,9 @@ def test_clean_install_with_each_extra(
     )
     pip_install(python, requirement)
     script = textwrap.dedent(CHECKS[extra]).format(FRAMEWORKS=set(FRAMEWORKS))
+    if extra == "task-processor" and sys.version_info < (3, 11):
+        # flagsmith-common needs 3.11: the extra's markers make it install, and bring nothing.
+        script = "import importlib.util as u; assert u.find_spec('task_processor') is None"
     # Run outside the repository, so only the installed wheel can be imported.
     run([python, "-c", script], cwd=python.parent, timeout=120, env=_clean_env())
 

@@ -10,6 +10,13 @@ from typing import Any
 
 import pytest
 import structlog
+
+from tests import extras
+
+# Skips this directory where flagsmith-common cannot be installed (Python 3.10, Django 6).
+if (_missing := extras.missing_reason(extras.TASK_PROCESSOR)) is not None:
+    pytest.skip(_missing, allow_module_level=True)
+
 from pytest_django.fixtures import Settings as SettingsWrapper
 from task_processor.task_run_method import TaskRunMethod
 

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import structlog
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from structlog.contextvars import bind_contextvars, get_contextvars
 
@@ -94,7 +96,10 @@ def bind_identity(request: HttpRequest) -> dict[object, object] | None:
 
 async def bind_identity_async(request: HttpRequest) -> dict[object, object] | None:
     """The async flavour, for ASGI deployments: ``request.auser()``."""
-    user = await request.auser()
+    if hasattr(request, "auser"):
+        user = await request.auser()
+    else:  # Django < 5.0 has no request.auser(): what it does, in a thread.
+        user = await sync_to_async(get_user)(request)
     if not user.is_authenticated:
         return None
     return {"user_id": user.pk, "username": user.get_username()}

@@ -107,6 +107,7 @@ def test_django_request_to_celery_worker(settings: Any, celery_worker_log: Path)
     assert event["tenant"] == "globex"
 
 
+@pytest.mark.extra("task-processor")
 def test_django_request_to_task_processor(
     settings: Any, run_tasks: Any, logs: LogCapture, postgres_available: None
 ) -> None:
