@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from ctxcarry import Carrier, jsonvalue
+from ctxcarry import Carrier
+from ctxcarry import _jsonvalue as jsonvalue
 from tests.core.hostile_carriers import hostile_carriers
 
 MAX_BYTES = 32 * 1024

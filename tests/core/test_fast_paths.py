@@ -23,7 +23,8 @@ from opentelemetry import propagate
 from opentelemetry.context import Context, get_current
 from opentelemetry.propagators.textmap import TextMapPropagator
 
-from ctxcarry import Carrier, jsonvalue
+from ctxcarry import Carrier
+from ctxcarry import _jsonvalue as jsonvalue
 from ctxcarry._jsonvalue import NotJSON, sanitize_loose, snapshot_exact, string_size
 from ctxcarry._problems import Problems
 from ctxcarry._trace import (

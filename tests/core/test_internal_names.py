@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ctxcarry import queuevar
+from ctxcarry import _queuevar as queuevar
 from tests.core.vars import org_id, tenant_id
 
 
