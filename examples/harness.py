@@ -110,12 +110,19 @@ class Run:
         return process
 
     def request(
-        self, client: httpx.Client, method: str, path: str, tenant: str | None = None, **kw: Any
+        self,
+        client: httpx.Client,
+        method: str,
+        path: str,
+        tenant: str | None = None,
+        user: str | None = None,
+        **options: Any,
     ) -> httpx.Response:
-        """Send one request and remember its echoed request id."""
+        """Send one request (``X-Tenant``, ``X-User`` headers) and remember its request id."""
         headers = {"X-Tenant": tenant} if tenant else {}
-        headers.update(kw.pop("headers", {}))
-        response = client.request(method, path, headers=headers, **kw)
+        if user:
+            headers["X-User"] = user
+        response = client.request(method, path, headers=headers, **options)
         self.requests.append(
             {
                 "method": method,
@@ -123,6 +130,7 @@ class Run:
                 "status": response.status_code,
                 "request_id": response.headers.get("x-request-id"),
                 "tenant": tenant,
+                "user": user,
             }
         )
         return response
