@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from datetime import time, timedelta
 
 import structlog
@@ -52,7 +53,9 @@ DATABASES = {
 
 # Flagsmith's task processor: every setting it reads, with the type it needs.
 TASK_RUN_METHOD = "TASK_PROCESSOR"  # or "SEPARATE_THREAD", "SYNCHRONOUSLY"
-TASK_PROCESSOR_MODE = True  # read at import by task_processor.metrics; needed to run tasks
+# True only in the processor (flagsmith-common's own `flagsmith` entry point decides the
+# same way): it runs tasks and registers recurring tasks; web processes only enqueue.
+TASK_PROCESSOR_MODE = "task-processor" in sys.argv
 TASK_PROCESSOR_DATABASES = ["default"]
 ENABLE_TASK_PROCESSOR_HEALTH_CHECK = False
 DOCGEN_MODE = False
