@@ -24,4 +24,5 @@ if __name__ == "__main__":
         port=parser.parse_args().port,
         log_config=json_logging_config("INFO"),
         access_log=False,
+        lifespan="off",  # Django has no ASGI lifespan support
     )

@@ -10,8 +10,7 @@ pytestmark = pytest.mark.integration
 
 #: Lines logged outside any request, by design, and excluded from the check:
 OUTSIDE = {
-    # uvicorn's own lifecycle ("Started server process", "ASGI 'lifespan'
-    # protocol appears unsupported", "Shutting down", ...).
+    # uvicorn's own lifecycle ("Started server process", "Shutting down", ...).
     "web": [("uvicorn.error", "")],
     "worker": [
         # Celery's warning about running as root (CI does), at startup.
