@@ -30,17 +30,26 @@ QUEUES_ABSENT = sorted(
     for directory, module in QUEUE_TESTS.items()
     if importlib.util.find_spec(module) is None
 )
-collect_ignore = list(QUEUES_ABSENT)
+#: The examples and the FastAPI test follow the newest releases: they run where the full test
+#: toolchain is installed (.[dev], the tests-3.x sessions), not in the pinned sessions.
+FULL_TOOLCHAIN = importlib.util.find_spec("fastapi") is not None
+collect_ignore = list(QUEUES_ABSENT) + (
+    [] if FULL_TOOLCHAIN else ["examples", "web/test_fastapi.py"]
+)
 
 
-def pytest_report_header() -> str:
-    """Say which queue adapters' tests this environment leaves to another one."""
-    if not QUEUES_ABSENT:
-        return "queue adapters: every one installed, all their tests run here"
-    return (
-        f"queue adapters not installed here, their tests run elsewhere: {', '.join(QUEUES_ABSENT)}"
-        " (arq: the .[test-arq] environment of .ci/run; the others: the tests-3.x sessions)"
-    )
+def pytest_report_header() -> list[str]:
+    """Say which tests this environment leaves to another one, and where they run."""
+    lines = []
+    if QUEUES_ABSENT:
+        lines.append(
+            f"queue adapters not installed here, their tests run elsewhere: "
+            f"{', '.join(QUEUES_ABSENT)} (arq: the .[test-arq] environment of .ci/run; "
+            "the others: the tests-3.x sessions)"
+        )
+    if not FULL_TOOLCHAIN:
+        lines.append("examples and FastAPI: not installed here; they run in the tests-3.x sessions")
+    return lines or ["every adapter and example is installed: all tests run here"]
 
 
 _exporter = InMemorySpanExporter()
