@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog.contextvars
 
-__all__ = ["LOCAL_KEYS", "PREFIX", "UNBOUND", "is_log_var", "key_of", "var_for"]
+__all__ = ["LOCAL_KEYS", "PREFIX", "UNBOUND", "cached", "is_log_var", "key_of", "var_for"]
 
 #: The name prefix of every structlog ContextVar (structlog's own constant).
 PREFIX: str = structlog.contextvars.STRUCTLOG_KEY_PREFIX
@@ -28,9 +28,11 @@ UNBOUND: Any = Ellipsis
 #: id never becomes its children's.
 LOCAL_KEYS = frozenset(("task_id", "task_name", "parent_task_id"))
 
-#: structlog's ContextVar per key name. Bounded by what callers admit: extract
-#: only asks for admitted names (see ``names``), the request scope for valid ones.
-_vars: dict[str, contextvars.ContextVar[Any]] = {}
+#: structlog's ContextVar per key name, for the keys seen so far (``var_for`` fills it;
+#: hot loops read it first). Bounded by what callers admit: extract only asks for
+#: admitted names (see ``names``), the request scope for valid ones.
+cached: dict[str, contextvars.ContextVar[Any]] = {}
+_vars = cached
 _CACHE_LIMIT = 8192
 
 

@@ -124,10 +124,19 @@ class Extraction:
 
         scope = self._scope
         scope.enter()
-        if decoder.carry_queuevars:
-            _replace_queuevars(decoded._checked_slots(), scope)
-        for key, value in log.items():
-            scope.set(_logvars.var_for(key), value)
+        append = scope.tokens.append  # scope.set() without a call per variable
+        if decoder.carry_queuevars:  # replace semantics: carried, or cleared if set here
+            slots = decoded._checked_slots()
+            for var, cvar in registered_pairs():
+                slot = slots.get(var)
+                if slot is not None:
+                    append(cvar.set(slot))
+                elif cvar.get() is not CLEARED:
+                    append(cvar.set(CLEARED))
+        if log:
+            cached, var_for = _logvars.cached, _logvars.var_for
+            for key, value in log.items():
+                append((cached.get(key) or var_for(key)).set(value))
         headers = decoded.trace_headers
         if headers and self._restore_trace != "never":
             self._attach_trace(headers)
@@ -139,9 +148,9 @@ class Extraction:
 
     def _bind(self, values: Mapping[str, object] | None) -> None:
         if values:
-            scope = self._scope
+            append = self._scope.tokens.append
             for key, value in values.items():
-                scope.set(_logvars.var_for(key), value)
+                append(_logvars.var_for(key).set(value))
 
     def _attach_trace(self, headers: Any) -> None:
         if (
@@ -171,16 +180,6 @@ class Extraction:
         tb: TracebackType | None,
     ) -> None:
         self._scope.exit()
-
-
-def _replace_queuevars(slots: Any, scope: Scope) -> None:
-    """Every registered QueueVar: the carried slot, or cleared if it holds a value."""
-    for var, cvar in registered_pairs():
-        slot = slots.get(var)
-        if slot is not None:
-            scope.set(cvar, slot)
-        elif cvar.get() is not CLEARED:
-            scope.set(cvar, CLEARED)
 
 
 def _admitted_log(log: Any, limit: int) -> tuple[Any, list[str]]:

@@ -66,9 +66,10 @@ class Scope:
         "_otel_before",
         "_otel_by_token",
         "_otel_token",
+        "_stack_dirty",
         "_stack_token",
-        "_tokens",
         "attached_trace",
+        "tokens",
     )
 
     def __init__(self) -> None:
@@ -89,12 +90,15 @@ class Scope:
         if self._entry is not None:
             raise RuntimeError("this scope is already open; make a new one")
         self._entry = contextvars.copy_context()
-        self._tokens: list[contextvars.Token[Any]] = []
+        #: Tokens of what the block set through this scope, undone first at exit
+        #: (``tokens.append(cvar.set(value))`` is :meth:`set` without the call).
+        self.tokens: list[contextvars.Token[Any]] = []
+        self._stack_dirty = False
         self._stack_token = _open_scopes.set((*_open_scopes.get(), self))
 
     def set(self, cvar: contextvars.ContextVar[Any], value: Any) -> None:
         """Set ``cvar`` for the block (undone at exit)."""
-        self._tokens.append(cvar.set(value))
+        self.tokens.append(cvar.set(value))
 
     def replay(self, context: contextvars.Context) -> None:
         """Set every variable of ``context`` that differs here, for the block."""
@@ -102,7 +106,7 @@ class Scope:
         assert entry is not None, "replay() needs an open scope"
         for cvar, value in context.items():
             if cvar is not _open_scopes and entry.get(cvar, _ABSENT) is not value:
-                self._tokens.append(cvar.set(value))
+                self.tokens.append(cvar.set(value))
 
     def attach_trace(self, context: otel_context.Context) -> None:
         """Make ``context`` the current OpenTelemetry context for the block."""
@@ -131,14 +135,21 @@ class Scope:
             _restore_owned(entry, learn)
 
     def _exit_in_order(self, entry: contextvars.Context, learn: LearnHook | None) -> None:
-        self._detach_trace()
-        _pop_open_scope(self._stack_token)
-        for token in reversed(self._tokens):
+        if self._otel_token is not None:
+            self._detach_trace()
+        if self._stack_dirty:  # a scope below exited out of order: the token's value is stale
+            _open_scopes.set(_open_scopes.get()[:-1])
+        else:
+            try:
+                _open_scopes.reset(self._stack_token)
+            except ValueError:  # a token of another Context (a framework copied ours)
+                _open_scopes.set(_open_scopes.get()[:-1])
+        for token in reversed(self.tokens):
             try:
                 token.var.reset(token)
             except ValueError:
                 break  # tokens from another Context: the comparison below restores
-        self._tokens = []
+        self.tokens = []
         if not _unchanged_since(entry):
             _restore_owned(entry, learn)
 
@@ -150,7 +161,9 @@ class Scope:
         later = open_scopes[index + 1]
         later_entry = later._entry
         _open_scopes.set(open_scopes[:index] + open_scopes[index + 1 :])
-        self._tokens = []
+        for above in open_scopes[index + 1 :]:
+            above._stack_dirty = True  # their tokens' old values still hold this scope
+        self.tokens = []
         if later_entry is None:  # the later scope was closed elsewhere: plain restore
             self._detach_trace()
             _restore_owned(entry, learn)
@@ -187,24 +200,6 @@ class Scope:
 _open_scopes: contextvars.ContextVar[tuple[Scope, ...]] = contextvars.ContextVar(
     "ctxcarry_open_scopes", default=()
 )
-
-
-def _pop_open_scope(token: contextvars.Token[tuple[Scope, ...]]) -> None:
-    """Remove the newest open scope, with its token when the token is still right.
-
-    The token puts the variable back as it was (absent included, so the fast
-    comparison with the entry snapshot holds), but only if no scope below was
-    removed since by an out-of-order exit.
-    """
-    below = _open_scopes.get()[:-1]
-    old = token.old_value
-    if old is contextvars.Token.MISSING if not below else old == below:
-        try:
-            _open_scopes.reset(token)
-            return
-        except ValueError:  # a token of another Context (a framework copied ours)
-            pass
-    _open_scopes.set(below)
 
 
 def _unchanged_since(entry: contextvars.Context) -> bool:
