@@ -38,6 +38,7 @@ __all__ = ["TRACE_POLICIES", "Decoder", "Extraction", "TraceRestore"]
 #: instrumentation already started a span for the task); or ``"never"``.
 TraceRestore = Literal["always", "if_no_active_span", "never"]
 TRACE_POLICIES: tuple[TraceRestore, ...] = ("always", "if_no_active_span", "never")
+_POLICY_NAMES = frozenset(TRACE_POLICIES)
 
 
 class Decoder(Protocol):
@@ -54,6 +55,8 @@ class Decoder(Protocol):
 
 def check_trace_policy(policy: object) -> TraceRestore:
     """``policy`` if it is one of :data:`TRACE_POLICIES`, else ``ValueError``."""
+    if type(policy) is str and policy in _POLICY_NAMES:
+        return policy
     for known in TRACE_POLICIES:
         if policy == known:
             return known
@@ -103,12 +106,13 @@ class Extraction:
         Carrier, before anything changed. A second ``enter`` raises
         ``RuntimeError``.
         """
-        if self._scope.is_open:
+        if self._scope.snapshot is not None:
             raise RuntimeError("this extract() block is already active; make a new one")
         decoder = self._decoder
         if decoder is None:
             self._scope.enter()
-            self._bind(bind)
+            if bind:
+                self._bind(bind)
             self.context = QueueContext()
             return self.context
         decoded = decoder.decode(self._raw)  # raises here, before any change, when strict
@@ -140,7 +144,8 @@ class Extraction:
         headers = decoded.trace_headers
         if headers and self._restore_trace != "never":
             self._attach_trace(headers)
-        self._bind(bind)
+        if bind:
+            self._bind(bind)
         if problems:
             problems.warn("ctxcarry.extract")  # inside the restored context: it carries it
         self.context = decoded

@@ -62,18 +62,19 @@ class Scope:
 
     __slots__ = (
         "__weakref__",
-        "_entry",
         "_otel_before",
         "_otel_by_token",
         "_otel_token",
         "_stack_dirty",
         "_stack_token",
         "attached_trace",
+        "snapshot",
         "tokens",
     )
 
     def __init__(self) -> None:
-        self._entry: contextvars.Context | None = None
+        #: The context as it was at :meth:`enter` (``None`` while the scope is closed).
+        self.snapshot: contextvars.Context | None = None
         self._otel_token: contextvars.Token[Any] | None = None
         self._otel_before: otel_context.Context | None = None
         self._otel_by_token = True
@@ -83,13 +84,13 @@ class Scope:
     @property
     def is_open(self) -> bool:
         """True between :meth:`enter` and :meth:`exit`."""
-        return self._entry is not None
+        return self.snapshot is not None
 
     def enter(self) -> None:
         """Take the snapshot; from now on :meth:`exit` restores to it."""
-        if self._entry is not None:
+        if self.snapshot is not None:
             raise RuntimeError("this scope is already open; make a new one")
-        self._entry = contextvars.copy_context()
+        self.snapshot = contextvars.copy_context()
         #: Tokens of what the block set through this scope, undone first at exit
         #: (``tokens.append(cvar.set(value))`` is :meth:`set` without the call).
         self.tokens: list[contextvars.Token[Any]] = []
@@ -102,7 +103,7 @@ class Scope:
 
     def replay(self, context: contextvars.Context) -> None:
         """Set every variable of ``context`` that differs here, for the block."""
-        entry = self._entry
+        entry = self.snapshot
         assert entry is not None, "replay() needs an open scope"
         for cvar, value in context.items():
             if cvar is not _open_scopes and entry.get(cvar, _ABSENT) is not value:
@@ -121,36 +122,39 @@ class Scope:
         ``learn`` is called with each structlog ContextVar the block left bound
         (the request scope learns request keys this way). Never raises.
         """
-        entry = self._entry
+        entry = self.snapshot
         if entry is None:
             return
-        self._entry = None
+        self.snapshot = None
         open_scopes = _open_scopes.get()
-        if open_scopes and open_scopes[-1] is self:
-            self._exit_in_order(entry, learn)
-        elif any(scope is self for scope in open_scopes):
-            self._exit_out_of_order(entry, open_scopes, learn)
-        else:  # closed in another Context than it was opened in: compare and restore
-            self._detach_trace()
-            _restore_owned(entry, learn)
-
-    def _exit_in_order(self, entry: contextvars.Context, learn: LearnHook | None) -> None:
+        if not open_scopes or open_scopes[-1] is not self:
+            if any(scope is self for scope in open_scopes):
+                self._exit_out_of_order(entry, open_scopes, learn)
+            else:  # closed in another Context than it was opened in: compare and restore
+                self._detach_trace()
+                _restore_owned(entry, learn)
+            return
+        # In order, the common case (inline: this runs once per task).
         if self._otel_token is not None:
             self._detach_trace()
         if self._stack_dirty:  # a scope below exited out of order: the token's value is stale
-            _open_scopes.set(_open_scopes.get()[:-1])
+            _open_scopes.set(open_scopes[:-1])
         else:
             try:
                 _open_scopes.reset(self._stack_token)
             except ValueError:  # a token of another Context (a framework copied ours)
-                _open_scopes.set(_open_scopes.get()[:-1])
+                _open_scopes.set(open_scopes[:-1])
         for token in reversed(self.tokens):
             try:
                 token.var.reset(token)
             except ValueError:
                 break  # tokens from another Context: the comparison below restores
         self.tokens = []
-        if not _unchanged_since(entry):
+        try:
+            unchanged = contextvars.copy_context() == entry  # one C-level comparison
+        except Exception:  # a user __eq__ raised on a changed value: walk
+            unchanged = False
+        if not unchanged:
             _restore_owned(entry, learn)
 
     def _exit_out_of_order(
@@ -159,7 +163,7 @@ class Scope:
         """Undo what changed before the next scope opened; hand that scope our snapshot."""
         index = next(i for i, scope in enumerate(open_scopes) if scope is self)
         later = open_scopes[index + 1]
-        later_entry = later._entry
+        later_entry = later.snapshot
         _open_scopes.set(open_scopes[:index] + open_scopes[index + 1 :])
         for above in open_scopes[index + 1 :]:
             above._stack_dirty = True  # their tokens' old values still hold this scope
@@ -182,7 +186,7 @@ class Scope:
             if later._otel_token is not None:
                 later._otel_before = self._otel_before
                 later._otel_by_token = False
-        later._entry = entry
+        later.snapshot = entry
 
     def _detach_trace(self) -> None:
         token = self._otel_token
@@ -200,19 +204,6 @@ class Scope:
 _open_scopes: contextvars.ContextVar[tuple[Scope, ...]] = contextvars.ContextVar(
     "ctxcarry_open_scopes", default=()
 )
-
-
-def _unchanged_since(entry: contextvars.Context) -> bool:
-    """True when the current context equals ``entry`` (one C-level comparison).
-
-    Unchanged values are the same objects and compare by identity, so no user
-    ``__eq__`` runs unless the block changed a value; if one raises, the full
-    walk decides.
-    """
-    try:
-        return bool(contextvars.copy_context() == entry)
-    except Exception:
-        return False
 
 
 def _restore_owned(entry: contextvars.Context, learn: LearnHook | None) -> None:
