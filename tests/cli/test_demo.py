@@ -139,6 +139,11 @@ def test_demo_on_django_tasks_in_a_configured_django_process_is_one_line_error(
     assert result.stdout == ""
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("django_tasks") is None
+    and importlib.util.find_spec("django.tasks") is None,
+    reason="no Django tasks framework here (the pinned sessions): nothing to name",
+)
 def test_demo_on_django_tasks_without_its_database_backend_names_the_package() -> None:
     # django-tasks-db is not in the django-tasks extra (the backend is the user's choice).
     script = (
