@@ -139,9 +139,15 @@ def test_demo_on_django_tasks_in_a_configured_django_process_is_one_line_error(
     assert result.stdout == ""
 
 
+def _has_a_django_tasks_framework() -> bool:
+    try:
+        return any(importlib.util.find_spec(name) for name in ("django_tasks", "django.tasks"))
+    except ImportError:  # no Django at all
+        return False
+
+
 @pytest.mark.skipif(
-    importlib.util.find_spec("django_tasks") is None
-    and importlib.util.find_spec("django.tasks") is None,
+    not _has_a_django_tasks_framework(),
     reason="no Django tasks framework here (the pinned sessions): nothing to name",
 )
 def test_demo_on_django_tasks_without_its_database_backend_names_the_package() -> None:
