@@ -106,6 +106,14 @@ def _read(path: str, stdin: TextIO) -> bytes:
 
 
 def _import_modules(names: Sequence[str]) -> None:
+    """Import the user's modules from the current directory too, as ``celery -A`` does.
+
+    The ``ctxcarry`` console script's ``sys.path`` starts with its own ``bin``
+    folder, not the project root the user runs it from.
+    """
+    cwd = os.getcwd()
+    if names and "" not in sys.path and cwd not in sys.path:
+        sys.path.insert(0, cwd)
     for name in names:
         try:
             importlib.import_module(name)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -267,3 +270,26 @@ def test_values_outside_the_wire_rule_are_shown_as_dropped(
     assert report["structlog"] == {"ok": 1}
     assert any("'n'" in line for line in report["dropped"])
     assert any("'s'" in line for line in report["dropped"])
+
+
+def test_import_finds_a_module_of_the_directory_it_runs_from(tmp_path: Path) -> None:
+    """`ctxcarry inspect --import myproject_context` from the project root, like `celery -A`."""
+    (tmp_path / "inspect_cwd_context.py").write_text(
+        "from ctxcarry import QueueVar, codecs\n"
+        "cwd_org = QueueVar('cli_cwd_org', default=None, codec=codecs.typed(int))\n"
+    )
+    script = Path(sys.executable).parent / "ctxcarry"
+    carrier = json.dumps({"ctxcarry": {"v": 1, "vars": {"cli_cwd_org": 7}}})
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [str(script), "inspect", "--json", "--import", "inspect_cwd_context"],
+        input=carrier,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "not registered here" not in result.stdout
