@@ -55,3 +55,37 @@ def test_an_old_module_path_still_imports_and_says_where_the_names_are(name: str
     with pytest.warns(DeprecationWarning, match=r"ctxcarry"):
         module = importlib.import_module(f"ctxcarry.{name}")
     assert module.__all__
+
+
+FRAMEWORKS = {
+    "arq",
+    "celery",
+    "django",
+    "django_tasks",
+    "django_tasks_db",
+    "dramatiq",
+    "fastapi",
+    "kombu",
+    "redis",
+    "rq",
+    "starlette",
+    "task_processor",
+    "taskiq",
+    "uvicorn",
+}
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_no_core_module_imports_a_framework_at_module_level(path: Path) -> None:
+    """Importing any ctxcarry module, the demo's included, imports no framework."""
+    tree = ast.parse(path.read_text(), str(path))
+    top_level = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    names = [
+        alias.name for node in top_level if isinstance(node, ast.Import) for alias in node.names
+    ]
+    names += [node.module for node in top_level if isinstance(node, ast.ImportFrom) and node.module]
+    wrong = [name for name in names if name.split(".")[0] in FRAMEWORKS]
+    wrong += [name for name in names if name.startswith("ctxcarry.adapters")]
+    assert not wrong, f"{path.name} imports at module level: {wrong}"

@@ -13,14 +13,6 @@ from typing import Any
 
 import structlog
 from opentelemetry import trace
-from starlette.applications import Starlette
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
-from ctxcarry.adapters.starlette import (  # type: ignore[import-not-found, unused-ignore]
-    ContextMiddleware,
-)
 
 from .context import tenant
 from .queues import DemoQueue
@@ -33,15 +25,23 @@ log = structlog.get_logger(side="web")
 tracer = trace.get_tracer("ctxcarry.demo")
 
 
-def _bind_tenant(connection: HTTPConnection) -> dict[Any, Any]:
+def _bind_tenant(connection: Any) -> dict[Any, Any]:
     """The middleware's bind hook: the tenant header becomes the ``tenant`` QueueVar."""
     return {tenant: connection.headers.get(TENANT_HEADER)}
 
 
 def make_web_app(queue: DemoQueue) -> Any:
     """The ASGI app: ``POST /reports/{name}`` enqueues a report build and an export."""
+    # Imported here: no module of the ctxcarry package imports a framework at import time.
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
 
-    def create_report(request: Request) -> JSONResponse:
+    from ctxcarry.adapters.starlette import (  # type: ignore[import-not-found, unused-ignore]
+        ContextMiddleware,
+    )
+
+    def create_report(request: Any) -> Any:
         # A sync endpoint: Starlette runs it in a thread, with a copy of the request's context.
         name = request.path_params["name"]
         with tracer.start_as_current_span("POST /reports/{name}"):

@@ -64,10 +64,10 @@ def open_queue(name: str, broker: str | None) -> DemoQueue:
     module_name, extra, default_broker = QUEUES[name]
     try:
         module = importlib.import_module(f"{__name__}.{module_name}")
-    except ModuleNotFoundError as exc:
+        queue: DemoQueue = module.open_queue(broker or default_broker)
+    except ModuleNotFoundError as exc:  # the queue's framework, imported when it opens
         raise MissingExtra(
             f"the demo on {name} needs ctxcarry[demo,{extra}] ({exc.name} is missing): "
             f'pip install -e ".[demo,{extra}]" from a checkout'
         ) from None
-    queue: DemoQueue = module.open_queue(broker or default_broker)
     return queue

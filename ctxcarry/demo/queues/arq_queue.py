@@ -16,17 +16,6 @@ from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from arq import Retry, create_pool
-from arq.connections import RedisSettings
-from arq.worker import Worker, func
-
-from ctxcarry.adapters.arq import (  # type: ignore[import-not-found, unused-ignore]
-    install,
-    pool_options,
-    uninstall,
-    worker_settings,
-)
-
 from .. import journey
 
 __all__ = ["ArqDemo", "open_queue"]
@@ -44,6 +33,12 @@ class ArqDemo:
         self.broker = broker
         self.description = "arq (an in-process worker on its own event loop)"
         self.queue_name = f"ctxcarry-demo-{uuid.uuid4().hex}"
+        # Imported here: no module of the ctxcarry package imports a framework at import time.
+        from arq.connections import RedisSettings
+
+        from ctxcarry.adapters import arq as adapter  # type: ignore[attr-defined, import-not-found, unused-ignore]
+
+        self._adapter = adapter
         self._settings = RedisSettings.from_dsn(broker)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -53,13 +48,16 @@ class ArqDemo:
         self._pool: Any = None
         self._worker: Any = None
         self._worker_task: Any = None
-        install()
+        adapter.install()
 
     def _job_id(self) -> str:
         """Job ids that name the demo's queue, so that cleaning up finds every key."""
         return f"{self.queue_name}:{uuid.uuid4().hex}"
 
     def _functions(self) -> list[Any]:
+        from arq import Retry
+        from arq.worker import func
+
         queue, job_id = self.queue_name, self._job_id
 
         async def notify(ctx: dict[str, Any], report: str) -> None:
@@ -89,7 +87,10 @@ class ArqDemo:
 
     def check_broker(self) -> None:
         try:
-            self._pool = self._on_loop(create_pool(self._settings, **pool_options()))
+            from arq import create_pool
+
+            pool = create_pool(self._settings, **self._adapter.pool_options())
+            self._pool = self._on_loop(pool)
         except Exception as exc:
             raise ConnectionError(f"{type(exc).__name__}: {str(exc)[:160]}") from None
 
@@ -109,12 +110,14 @@ class ArqDemo:
 
     def adapter_installed(self, installed: bool) -> None:
         if installed:
-            install()
+            self._adapter.install()
         else:
-            uninstall()
+            self._adapter.uninstall()
 
     async def _start_worker(self) -> None:
-        settings = worker_settings(
+        from arq.worker import Worker
+
+        settings = self._adapter.worker_settings(
             {
                 "functions": self._functions(),
                 "redis_settings": self._settings,
@@ -151,7 +154,7 @@ class ArqDemo:
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(LOOP_TIMEOUT)
-                uninstall()
+                self._adapter.uninstall()
                 arq_logger.setLevel(saved_level)
 
 

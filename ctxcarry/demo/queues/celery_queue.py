@@ -4,6 +4,9 @@ Tasks log through structlog: the Celery adapter restored the request's
 context before each task, so the lines carry the request id, tenant and trace
 id of the request that caused them -- also for the task a task enqueues and
 for the second attempt of a task that retried.
+
+Celery is imported when the demo queue is opened, never when this module is:
+no module of the ctxcarry package imports a framework at import time.
 """
 
 from __future__ import annotations
@@ -13,11 +16,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-from celery import Celery
-from celery.worker import WorkController
-
-from ctxcarry.adapters.celery import install, uninstall  # type: ignore[import-not-found, unused-ignore]
 
 from .. import journey
 
@@ -39,6 +37,11 @@ class CeleryDemo:
     def __init__(self, broker: str) -> None:
         self.broker = broker
         self.unique = f"ctxcarry-demo-{uuid.uuid4().hex}"
+        from celery import Celery
+
+        from ctxcarry.adapters import celery as adapter  # type: ignore[attr-defined, import-not-found, unused-ignore]
+
+        self._adapter = adapter
         self.description = "Celery (an in-process worker, threads pool)"
         app = Celery(self.unique, broker=broker, set_as_current=False)
         app.conf.update(
@@ -76,7 +79,7 @@ class CeleryDemo:
         housekeeping = register(journey.housekeeping, "demo.housekeeping")
         self.app = app
         self._build_report, self._export, self._housekeeping = build_report, export, housekeeping
-        install(app)
+        adapter.install(app)
 
     def check_broker(self) -> None:
         """Raise ``ConnectionError`` with a one-line reason when the broker does not answer."""
@@ -95,9 +98,9 @@ class CeleryDemo:
 
     def adapter_installed(self, installed: bool) -> None:
         if installed:
-            install(self.app)
+            self._adapter.install(self.app)
         else:
-            uninstall(self.app)
+            self._adapter.uninstall(self.app)
 
     @contextmanager
     def running(self) -> Iterator[None]:
@@ -105,7 +108,7 @@ class CeleryDemo:
             with running_worker(self.app):
                 yield
         finally:
-            uninstall(self.app)
+            self._adapter.uninstall(self.app)
             self._clean_broker()
 
     def _clean_broker(self) -> None:
@@ -126,15 +129,19 @@ def open_queue(broker: str) -> CeleryDemo:
     return CeleryDemo(broker)
 
 
-class _ReadyWorker(WorkController):  # type: ignore[misc]
-    """A worker that says when its consumer is ready to take tasks."""
+def _ready_worker(**options: Any) -> Any:
+    """A Celery worker that says (``worker.ready``) when its consumer takes tasks."""
+    from celery.worker import WorkController
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.ready = threading.Event()
-        super().__init__(*args, **kwargs)
+    class ReadyWorker(WorkController):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.ready = threading.Event()
+            super().__init__(*args, **kwargs)
 
-    def on_consumer_ready(self, consumer: Any) -> None:
-        self.ready.set()
+        def on_consumer_ready(self, consumer: Any) -> None:
+            self.ready.set()
+
+    return ReadyWorker(**options)
 
 
 @contextmanager
@@ -150,7 +157,7 @@ def running_worker(app: Any) -> Iterator[None]:
     # the default) app, as Celery's own embedded test worker arranges.
     app.set_current()
     app.set_default()
-    worker = _ReadyWorker(
+    worker = _ready_worker(
         app=app,
         pool="threads",
         concurrency=2,

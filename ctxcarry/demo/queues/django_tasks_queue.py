@@ -12,6 +12,9 @@ the "without ctxcarry" pass would then see anyway.
 Django tasks has no retries, so ``export`` runs once
 (``journey.EXPECTED_RUNS_WITHOUT_RETRY``). The adapter is installed by its
 app, ``ctxcarry.adapters.django_tasks`` in ``INSTALLED_APPS``, as in a project.
+
+Django is imported when the demo queue is opened, never when this module is:
+no module of the ctxcarry package imports a framework at import time.
 """
 
 from __future__ import annotations
@@ -26,24 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import django
-from django.conf import settings
-from django.core.management import call_command
-from django.db import connection, connections
-from django_tasks import task
-
-from ctxcarry.adapters.django_tasks import install, uninstall  # type: ignore[import-not-found, unused-ignore]
-
 from .. import journey
 from . import DemoError, MissingExtra
-
-try:
-    from django_tasks_db import DatabaseBackend
-except ModuleNotFoundError:  # not in the django-tasks extra: the backend is the user's choice
-    raise MissingExtra(
-        "the demo on django-tasks needs django-tasks-db, the database backend: "
-        'pip install -e ".[demo,django-tasks]" django-tasks-db from a checkout'
-    ) from None
 
 __all__ = ["DjangoTasksDemo", "open_queue"]
 
@@ -87,12 +74,24 @@ def _define_tasks() -> None:
     the demo runs; so the Tasks replace the functions under the same names,
     the import path the worker resolves.
     """
+    from django_tasks import task
+
     for name in _TASK_NAMES:
         globals()[name] = task(queue_name=_QUEUE_NAME)(globals()[name])
 
 
 def _configure_django(database: Path) -> None:
     """Configure and set up Django for the demo alone: one app list, one SQLite file."""
+    import django
+    from django.conf import settings
+
+    try:
+        from django_tasks_db import DatabaseBackend
+    except ModuleNotFoundError:  # not in the django-tasks extra: the backend is the user's choice
+        raise MissingExtra(
+            "the demo on django-tasks needs django-tasks-db, the database backend: "
+            'pip install -e ".[demo,django-tasks]" django-tasks-db from a checkout'
+        ) from None
     module = os.environ.get("DJANGO_SETTINGS_MODULE")
     if module or settings.configured:
         where = f"DJANGO_SETTINGS_MODULE is {module}" if module else "Django is configured"
@@ -138,6 +137,11 @@ class DjangoTasksDemo:
         except BaseException:
             self._directory.cleanup()
             raise
+        from django import db
+
+        from ctxcarry.adapters import django_tasks as adapter  # type: ignore[attr-defined, import-not-found, unused-ignore]
+
+        self._db, self._adapter = db, adapter
         self._worker: Any = None
 
     def check_broker(self) -> None:
@@ -148,25 +152,26 @@ class DjangoTasksDemo:
             _task("build_report").enqueue(report)
             _task("export").enqueue(report)
         finally:
-            connection.close()  # this thread's connection: the web's threads come and go
+            self._db.connection.close()  # this thread's: the web's threads come and go
 
     def enqueue_unrelated(self) -> None:
         _task("housekeeping").enqueue()
 
     def adapter_installed(self, installed: bool) -> None:
         if installed:
-            install()
+            self._adapter.install()
         else:
-            uninstall()
+            self._adapter.uninstall()
 
     def _work(self) -> None:
         try:
             self._worker.run()
         finally:
-            connection.close()
+            self._db.connection.close()
 
     @contextmanager
     def running(self) -> Iterator[None]:
+        from django.core.management import call_command
         from django_tasks_db.management.commands.db_worker import Worker
 
         saved_levels = {name: logging.getLogger(name).level for name in _LOGGERS}
@@ -192,8 +197,8 @@ class DjangoTasksDemo:
                 self._worker.running = False
                 thread.join(STOP_TIMEOUT)
         finally:
-            uninstall()
-            connections.close_all()
+            self._adapter.uninstall()
+            self._db.connections.close_all()
             for name, level in saved_levels.items():
                 logging.getLogger(name).setLevel(level)
             self._directory.cleanup()

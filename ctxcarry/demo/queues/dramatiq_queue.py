@@ -13,13 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import dramatiq
-from dramatiq import Worker
-from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import CurrentMessage
-
-from ctxcarry.adapters.dramatiq import install, uninstall  # type: ignore[import-not-found, unused-ignore]
-
 from .. import journey
 
 __all__ = ["DramatiqDemo", "open_queue"]
@@ -29,6 +22,8 @@ WORKER_TIMEOUT_MS = 50
 
 
 def _make_broker(url: str) -> Any:
+    from dramatiq.brokers.stub import StubBroker
+
     if url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
@@ -49,9 +44,17 @@ class DramatiqDemo:
         self.broker = broker
         self.description = "Dramatiq (an in-process worker, two threads)"
         self.queue_name = f"ctxcarry-demo-{uuid.uuid4().hex}"
+        # Imported here: no module of the ctxcarry package imports a framework at import time.
+        import dramatiq
+        from dramatiq.middleware import CurrentMessage
+
+        from ctxcarry.adapters import dramatiq as adapter  # type: ignore[attr-defined, import-not-found, unused-ignore]
+
+        self._adapter = adapter
         self._broker = _make_broker(broker)
+        self._in_memory = self._broker.__class__.__name__ == "StubBroker"
         self._broker.add_middleware(CurrentMessage())
-        install(self._broker)
+        adapter.install(self._broker)
 
         def actor(fn: Any, name: str, **options: Any) -> Any:
             decorate = dramatiq.actor(
@@ -75,7 +78,7 @@ class DramatiqDemo:
         self._housekeeping = actor(journey.housekeeping, "demo_housekeeping")
 
     def check_broker(self) -> None:
-        if isinstance(self._broker, StubBroker):
+        if self._in_memory:
             return
         try:
             self._broker.declare_queue(self.queue_name)
@@ -91,26 +94,28 @@ class DramatiqDemo:
 
     def adapter_installed(self, installed: bool) -> None:
         if installed:
-            install(self._broker)
+            self._adapter.install(self._broker)
         else:
-            uninstall(self._broker)
+            self._adapter.uninstall(self._broker)
 
     @contextmanager
     def running(self) -> Iterator[None]:
         self._broker.emit_after("process_boot")
+        from dramatiq import Worker
+
         worker = Worker(self._broker, worker_threads=2, worker_timeout=WORKER_TIMEOUT_MS)
         worker.start()
         try:
             yield
         finally:
             worker.stop()
-            uninstall(self._broker)
+            self._adapter.uninstall(self._broker)
             self._clean_broker()
 
     def _clean_broker(self) -> None:
         """Delete the demo's queues from a real broker; close its connections."""
         try:
-            if not isinstance(self._broker, StubBroker):
+            if not self._in_memory:
                 self._broker.flush(self.queue_name)
                 delete = getattr(self._broker, "channel", None)
                 if delete is not None:

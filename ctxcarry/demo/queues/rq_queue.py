@@ -15,12 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from redis import Redis
-from rq import Queue, Retry, SimpleWorker, get_current_job
-from rq.timeouts import TimerDeathPenalty
-
-from ctxcarry.adapters.rq import install, uninstall  # type: ignore[import-not-found, unused-ignore]
-
 from .. import journey
 
 __all__ = ["RQDemo", "open_queue"]
@@ -38,6 +32,8 @@ def notify_job(report: str) -> None:
 
 
 def build_report_job(report: str) -> None:
+    from rq import Queue, get_current_job
+
     job = get_current_job()
     assert job is not None
     queue = Queue(job.origin, connection=job.connection)
@@ -47,6 +43,8 @@ def build_report_job(report: str) -> None:
 
 
 def export_job(report: str) -> None:
+    from rq import get_current_job
+
     job = get_current_job()
     retries_left = job.retries_left if job is not None and job.retries_left is not None else 0
     if not journey.export(report, _RETRIES - retries_left + 1):
@@ -62,16 +60,21 @@ def _job_id(queue_name: str) -> str:
     return f"{queue_name}-{uuid.uuid4().hex}"
 
 
-class _ThreadWorker(SimpleWorker):
+def _thread_worker(*args: Any, **kwargs: Any) -> Any:
     """A SimpleWorker that can run in a thread: signals belong to the main thread.
 
     Its job timeouts use RQ's timer-based death penalty instead of ``SIGALRM``.
     """
+    from rq import SimpleWorker
+    from rq.timeouts import TimerDeathPenalty
 
-    death_penalty_class = TimerDeathPenalty
+    class ThreadWorker(SimpleWorker):  # type: ignore[misc, unused-ignore]
+        death_penalty_class = TimerDeathPenalty
 
-    def _install_signal_handlers(self) -> None:
-        pass
+        def _install_signal_handlers(self) -> None:
+            pass
+
+    return ThreadWorker(*args, **kwargs)
 
 
 class RQDemo:
@@ -83,10 +86,17 @@ class RQDemo:
         self.broker = broker
         self.description = "RQ (a SimpleWorker in this process)"
         self.queue_name = f"ctxcarry-demo-{uuid.uuid4().hex}"
+        # Imported here: no module of the ctxcarry package imports a framework at import time.
+        from redis import Redis
+        from rq import Queue
+
+        from ctxcarry.adapters import rq as adapter  # type: ignore[attr-defined, import-not-found, unused-ignore]
+
+        self._adapter = adapter
         self._redis = Redis.from_url(broker)
         self._queue = Queue(self.queue_name, connection=self._redis)
         self._stop = threading.Event()
-        install()
+        adapter.install()
 
     def check_broker(self) -> None:
         try:
@@ -99,6 +109,8 @@ class RQDemo:
 
     def enqueue_for_request(self, report: str) -> None:
         self._enqueue(build_report_job, report)
+        from rq import Retry
+
         self._enqueue(export_job, report, retry=Retry(max=_RETRIES))
 
     def enqueue_unrelated(self) -> None:
@@ -106,12 +118,12 @@ class RQDemo:
 
     def adapter_installed(self, installed: bool) -> None:
         if installed:
-            install()
+            self._adapter.install()
         else:
-            uninstall()
+            self._adapter.uninstall()
 
     def _work(self) -> None:
-        worker = _ThreadWorker([self._queue], connection=self._redis, name=self.queue_name)
+        worker = _thread_worker([self._queue], connection=self._redis, name=self.queue_name)
         while not self._stop.is_set():
             worker.work(burst=True, logging_level="CRITICAL")
             self._stop.wait(POLL_INTERVAL)
@@ -128,7 +140,7 @@ class RQDemo:
         finally:
             self._stop.set()
             thread.join(STOP_TIMEOUT)
-            uninstall()
+            self._adapter.uninstall()
             rq_logger.setLevel(saved_level)
             self._clean_broker()
 

@@ -18,11 +18,6 @@ from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from taskiq import Context, InMemoryBroker, SimpleRetryMiddleware, TaskiqDepends
-from taskiq.exceptions import UnknownTaskError
-
-from ctxcarry.adapters.taskiq import install, uninstall  # type: ignore[import-not-found, unused-ignore]
-
 from .. import journey
 from . import DemoError
 
@@ -32,24 +27,25 @@ __all__ = ["TaskiqDemo", "open_queue"]
 LOOP_TIMEOUT = 5.0
 
 
-class _WorkerLikeBroker(InMemoryBroker):
+def _worker_like_broker() -> Any:
     """An in-memory broker whose tasks start in an empty context, as in a worker process."""
+    from taskiq import InMemoryBroker
+    from taskiq.exceptions import UnknownTaskError
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._tasks: set[asyncio.Task[Any]] = set()
+    class WorkerLikeBroker(InMemoryBroker):  # type: ignore[misc, unused-ignore]
+        def __init__(self) -> None:
+            super().__init__()
+            self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def kick(self, message: Any) -> None:
-        if self.find_task(message.task_name) is None:
-            raise UnknownTaskError(task_name=message.task_name)
-        callback = self.receiver.callback(message=message.message)
-        task = contextvars.Context().run(asyncio.ensure_future, callback)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        async def kick(self, message: Any) -> None:
+            if self.find_task(message.task_name) is None:
+                raise UnknownTaskError(task_name=message.task_name)
+            callback = self.receiver.callback(message=message.message)
+            task = contextvars.Context().run(asyncio.ensure_future, callback)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-
-#: Taskiq's dependency marker for the running task's context (a module-level default).
-_TASK_CONTEXT: Any = TaskiqDepends()
+    return WorkerLikeBroker()
 
 
 class _ExportBusy(Exception):
@@ -66,34 +62,47 @@ class TaskiqDemo:
         if broker:
             raise DemoError("the Taskiq demo runs on its in-memory broker: leave out --broker")
         self.description = "Taskiq (an event loop in a thread, in-memory broker)"
-        self._broker = _WorkerLikeBroker().with_middlewares(
+        # Imported here: no module of the ctxcarry package imports a framework at import time.
+        from taskiq import Context, SimpleRetryMiddleware, TaskiqDepends
+
+        from ctxcarry.adapters import taskiq as adapter  # type: ignore[attr-defined, import-not-found, unused-ignore]
+
+        self._adapter = adapter
+        self._broker = _worker_like_broker().with_middlewares(
             SimpleRetryMiddleware(default_retry_count=3)
         )
-        install(self._broker)
+        adapter.install(self._broker)
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
 
-        @self._broker.task(task_name="demo.notify")
-        async def notify(report: str) -> None:
+        task: Any = self._broker.task
+
+        async def notify_task(report: str) -> None:
             journey.notify(report)
 
-        @self._broker.task(task_name="demo.build_report")
-        async def build_report(report: str) -> None:
+        notify: Any = task(task_name="demo.notify")(notify_task)
+
+        async def build_report_task(report: str) -> None:
             to_notify: list[str] = []
             journey.build_report(report, to_notify.append)
             for name in to_notify:
                 await notify.kiq(name)
 
-        @self._broker.task(task_name="demo.export", retry_on_error=True, max_retries=3)
-        async def export(report: str, context: Context = _TASK_CONTEXT) -> None:
+        async def export_task(report: str, context: Any = TaskiqDepends()) -> None:  # noqa: B008
             attempt = int(context.message.labels.get("_retries", 0)) + 1
             if not journey.export(report, attempt):
                 raise _ExportBusy(report)
 
-        @self._broker.task(task_name="demo.housekeeping")
-        async def housekeeping() -> None:
+        # Taskiq injects the running task's Context by this annotation, read as an object
+        # (this module's string annotations cannot name a class imported only here).
+        export_task.__annotations__.update(report=str, context=Context)
+
+        async def housekeeping_task() -> None:
             journey.housekeeping()
 
+        build_report: Any = task(task_name="demo.build_report")(build_report_task)
+        export: Any = task(task_name="demo.export", retry_on_error=True, max_retries=3)(export_task)
+        housekeeping: Any = task(task_name="demo.housekeeping")(housekeeping_task)
         self._build_report, self._export, self._housekeeping = build_report, export, housekeeping
 
     def check_broker(self) -> None:
@@ -112,9 +121,9 @@ class TaskiqDemo:
 
     def adapter_installed(self, installed: bool) -> None:
         if installed:
-            install(self._broker)
+            self._adapter.install(self._broker)
         else:
-            uninstall(self._broker)
+            self._adapter.uninstall(self._broker)
 
     @contextmanager
     def running(self) -> Iterator[None]:
@@ -134,7 +143,7 @@ class TaskiqDemo:
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(LOOP_TIMEOUT)
-                uninstall(self._broker)
+                self._adapter.uninstall(self._broker)
                 taskiq_logger.setLevel(saved_level)
 
 
