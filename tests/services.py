@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
-from urllib.parse import urlsplit
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -52,3 +54,24 @@ def require(name: str, url: str) -> None:
 def postgres_url() -> str:
     """The PostgreSQL server as a URL (for :func:`require`)."""
     return f"postgres://{PGUSER}@{PGHOST}:{PGPORT}/{PGDATABASE}"
+
+
+def with_db(url: str, db: int) -> str:
+    """``url`` (a Redis URL) pointing at database ``db``."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+@contextmanager
+def session_redis(url: str, db: int, pattern: str) -> Iterator[str]:
+    """Redis database ``db`` of ``url`` for a test session; its keys matching ``pattern``
+    (the session's own prefix) are deleted afterwards. Never flushed: another session may
+    share the database."""
+    import redis
+
+    session_url = with_db(url, db)
+    yield session_url
+    client = redis.Redis.from_url(session_url)
+    for key in client.scan_iter(match=pattern, count=1000):
+        client.delete(key)
+    client.close()

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -29,6 +28,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
 from ctxcarry.adapters.arq import pool_options, uninstall
+from tests import services
 
 REDIS_DB = 10
 #: Prefix of every queue this pytest session creates (see the module docstring).
@@ -37,11 +37,6 @@ REPO = Path(__file__).resolve().parents[2]
 RESULT_TIMEOUT = 30
 
 T = TypeVar("T")
-
-
-def _with_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
 
 
 def unique_queue(label: str = "") -> str:
@@ -57,12 +52,8 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 @pytest.fixture(scope="session")
 def arq_url(redis_url: str) -> Iterator[str]:
     """Redis DB 10; this session's keys deleted at the end."""
-    url = _with_db(redis_url, REDIS_DB)
-    yield url
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"*{SESSION_PREFIX}*", count=1000):
-        client.delete(key)
-    client.close()
+    with services.session_redis(redis_url, REDIS_DB, f"*{SESSION_PREFIX}*") as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -19,15 +19,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping for start_worker
 import pytest
-import redis
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
 from ctxcarry.adapters.celery import uninstall
+from tests import services
 from tests.celery.apps import build_app
 
 REDIS_DB = 3
@@ -37,20 +36,11 @@ REPO = Path(__file__).resolve().parents[2]
 RESULT_TIMEOUT = 20
 
 
-def _with_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
-
-
 @pytest.fixture(scope="session")
 def celery_broker_url(redis_url: str) -> Iterator[str]:
     """Redis DB 3 as broker and result backend; this session's queues deleted at the end."""
-    url = _with_db(redis_url, REDIS_DB)
-    yield url
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"*{SESSION_PREFIX}*", count=1000):
-        client.delete(key)
-    client.close()
+    with services.session_redis(redis_url, REDIS_DB, f"*{SESSION_PREFIX}*") as url:
+        yield url
 
 
 def unique_queue(label: str = "") -> str:

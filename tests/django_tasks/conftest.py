@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -38,12 +37,7 @@ SESSION_QUEUE = f"djt{uuid.uuid4().hex[:8]}"
 WORKER_TIMEOUT = 300  # a guard against a hung worker on a loaded machine, not a timing check
 
 
-def _with_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
-
-
-RQ_URL = _with_db(services.REDIS_URL, REDIS_DB)
+RQ_URL = services.with_db(services.REDIS_URL, REDIS_DB)
 
 
 @pytest.fixture(scope="package")

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import pytest
-import redis
 
 from tests import services
 from tests.dramatiq.app import App, build_app
@@ -37,20 +36,11 @@ REPO = Path(__file__).resolve().parents[2]
 _rabbit_queues: list[str] = []
 
 
-def _with_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
-
-
 @pytest.fixture(scope="session")
 def dramatiq_redis_url(redis_url: str) -> Iterator[str]:
     """Redis DB 8; this session's keys deleted at the end."""
-    url = _with_db(redis_url, REDIS_DB)
-    yield url
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"{SESSION_PREFIX}*", count=1000):
-        client.delete(key)
-    client.close()
+    with services.session_redis(redis_url, REDIS_DB, f"{SESSION_PREFIX}*") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

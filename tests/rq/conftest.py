@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 from rq import Queue
 
 from ctxcarry.adapters.rq import install, is_installed, uninstall
+from tests import services
 
 REDIS_DB = 7
 SESSION_PREFIX = f"ctxcarry-rq-{uuid.uuid4().hex[:6]}"
@@ -34,20 +34,11 @@ REPO = Path(__file__).resolve().parents[2]
 WORKER_TIMEOUT = 90
 
 
-def _with_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
-
-
 @pytest.fixture(scope="session")
 def rq_url(redis_url: str) -> Iterator[str]:
     """Redis DB 7; this session's keys deleted at the end."""
-    url = _with_db(redis_url, REDIS_DB)
-    yield url
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"*{SESSION_PREFIX}*", count=1000):
-        client.delete(key)
-    client.close()
+    with services.session_redis(redis_url, REDIS_DB, f"*{SESSION_PREFIX}*") as url:
+        yield url
 
 
 @pytest.fixture

@@ -22,12 +22,12 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 from taskiq import AsyncBroker
 
+from tests import services
 from tests.taskiq.apps import make_broker
 from tests.taskiq.transports import amqp_broker, amqp_queue_names, redis_broker
 
@@ -38,11 +38,6 @@ REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 30
 
 
-def _with_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
-
-
 def unique(label: str = "") -> str:
     """A queue, sink or key name no other test or session uses."""
     return f"{SESSION_PREFIX}-{label}{uuid.uuid4().hex[:8]}"
@@ -51,12 +46,8 @@ def unique(label: str = "") -> str:
 @pytest.fixture(scope="session")
 def taskiq_redis_url(redis_url: str) -> Iterator[str]:
     """Redis DB 11; this session's keys are deleted at the end."""
-    url = _with_db(redis_url, REDIS_DB)
-    yield url
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"*{SESSION_PREFIX}*", count=1000):
-        client.delete(key)
-    client.close()
+    with services.session_redis(redis_url, REDIS_DB, f"*{SESSION_PREFIX}*") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
