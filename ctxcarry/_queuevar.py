@@ -25,11 +25,13 @@ V = TypeVar("V")
 if TYPE_CHECKING:
     from typing_extensions import TypeVar as _TypeVarWithDefault
 
-    #: The value type of ``QueueVar(name, default=None)`` when nothing else says it:
-    #: ``str`` (so the var is a ``QueueVar[str | None]``); an annotation overrides it.
-    S = _TypeVarWithDefault("S", default=str)
+    # The type of ``QueueVar(name, default=None)`` where no annotation says another:
+    # ``QueueVar[str | None]``. Two spellings of it, one for each checker (see QueueVar).
+    StrDefault = _TypeVarWithDefault("StrDefault", default=str)
+    OptionalStrDefault = _TypeVarWithDefault("OptionalStrDefault", default=str | None)
 else:
-    S = TypeVar("S")
+    StrDefault = TypeVar("StrDefault")
+    OptionalStrDefault = TypeVar("OptionalStrDefault")
 
 #: Prefix of the name of the ContextVar behind each QueueVar. It must never be
 #: ``structlog_`` (structlog would show the var as a log key).
@@ -124,14 +126,17 @@ class QueueVar(Generic[T]):
     #   QueueVar(name, default=None)                  -> QueueVar[str | None]
     #   QueueVar(name, default=None, codec=Codec[V])  -> QueueVar[V | None]
     #   QueueVar(name, default=V, codec=Codec[V])     -> QueueVar[V] (codec optional)
-    # An annotation (``x: QueueVar[int | None] = QueueVar(...)``) replaces the ``str`` of the
-    # first form. The same three forms are declared twice: mypy reads ``__init__``, pyright
+    # An annotation (``x: QueueVar[int | None] = QueueVar(...)``) replaces ``str | None`` in
+    # the first form. The three forms are declared twice: mypy reads ``__init__``, pyright
     # reads ``__new__`` (it applies a TypeVar's default and the annotation only there). The
     # ``__new__`` exists for type checkers only: at run time ``object.__new__`` is used.
+    # mypy solves ``StrDefault | None`` from an annotation of one type only (not from
+    # ``int | str | None``), hence ``OptionalStrDefault`` there; so mypy, unlike pyright,
+    # trusts ``x: QueueVar[int] = QueueVar("x", default=None)``.
     if TYPE_CHECKING:
 
         @overload
-        def __new__(cls, name: str, *, default: None) -> QueueVar[S | None]: ...
+        def __new__(cls, name: str, *, default: None) -> QueueVar[StrDefault | None]: ...
         @overload
         def __new__(cls, name: str, *, default: None, codec: Codec[V]) -> QueueVar[V | None]: ...
         @overload
@@ -141,7 +146,7 @@ class QueueVar(Generic[T]):
         def __new__(cls, name: str, *, default: Any, codec: Any = None) -> QueueVar[Any]: ...
 
     @overload
-    def __init__(self: QueueVar[S | None], name: str, *, default: None) -> None: ...
+    def __init__(self: QueueVar[OptionalStrDefault], name: str, *, default: None) -> None: ...
     @overload
     def __init__(
         self: QueueVar[V | None], name: str, *, default: None, codec: Codec[V]
