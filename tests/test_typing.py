@@ -95,8 +95,13 @@ def _source_tree(directory: Path) -> Path:
     return directory
 
 
+def _installed(checker: str) -> bool:
+    return importlib.util.find_spec(checker) is not None
+
+
 def _require(checker: str) -> None:
-    if importlib.util.find_spec(checker) is not None:
+    """Skip the calling test without ``checker``; fail it under ``CI=true``."""
+    if _installed(checker):
         return
     message = f'{checker} is not installed: pip install -e ".[dev]"'
     if services.in_ci():
@@ -246,3 +251,16 @@ def test_the_docs_examples_type_check(workspace: Workspace, checker: str) -> Non
         f"{checker} on the docs' examples (add what a strict user would write):\n"
         + _show(reports, workspace.pages)
     )
+
+
+@pytest.mark.parametrize("checker", CHECKERS)
+def test_a_missing_checker_skips_locally_and_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch, checker: str
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "_installed", lambda name: name != checker)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=f"{checker} is not installed"):
+        _require(checker)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: the type checks must run"):
+        _require(checker)
