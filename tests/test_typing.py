@@ -261,7 +261,8 @@ def test_a_missing_checker_skips_locally_and_fails_under_ci(
     outcomes = []
     for ci in ("", "true"):
         monkeypatch.setenv("CI", ci)
-        with pytest.raises(BaseException) as raised:  # a skip or a failure of this test
+        # A skip or a failure of this test, both BaseExceptions:
+        with pytest.raises(BaseException, match=f"{checker} is not installed") as raised:
             _require(checker)
         outcomes.append((raised.type, str(raised.value)))
     assert outcomes == [
