@@ -67,7 +67,6 @@ def session_redis(url: str, db: int, pattern: str) -> Iterator[str]:
     """Redis database ``db`` of ``url`` for a test session; its keys matching ``pattern``
     (the session's own prefix) are deleted afterwards. Never flushed: another session may
     share the database."""
-    import redis
 
     session_url = with_db(url, db)
     yield session_url

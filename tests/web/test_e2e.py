@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from django.test import Client
 
 from tests.web.support import LogCapture
