@@ -1,0 +1,139 @@
+"""A checkout installed as README's Install section says, in a fresh virtualenv, core only.
+
+The clone sits in a folder named ``ctxcarry``, as ``git clone`` makes it, and the
+commands run from the folder holding it: there, Python takes the clone for a namespace
+package ``ctxcarry`` unless a regular package is installed. setuptools' editable install
+(``pip install -e .``) cannot give one for this layout (``ctxcarry.adapters`` comes from
+``adapters/``): it installs an import hook, which loses to the namespace package, and mypy
+cannot see through it. So the documented install into a project is a regular one; see
+docs/contributing.md. Slow (a virtualenv, a build): marked ``packaging``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.packaging.venvs import clean_env, fresh_venv, pip_install, run
+
+pytestmark = pytest.mark.packaging
+
+REPO = Path(__file__).resolve().parents[2]
+#: README's install of a checkout into a project's virtualenv, run in the checkout.
+INSTALL = (".",)
+
+
+@dataclass(frozen=True)
+class Installed:
+    #: The folder holding the clone (the clone itself is ``parent / "ctxcarry"``).
+    parent: Path
+    python: Path
+
+    def command(self, name: str) -> Path:
+        return self.python.parent / name
+
+
+def copy_checkout(target: Path) -> None:
+    """The repository's tracked files, as a fresh clone has them."""
+    listed = run(["git", "ls-files", "-z"], cwd=REPO).stdout.split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():  # a tracked file deleted in the working tree is not copied
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """A fresh virtualenv with a clone of this checkout installed, no extra."""
+    parent = tmp_path_factory.mktemp("projects")
+    copy_checkout(parent / "ctxcarry")
+    python = fresh_venv(tmp_path_factory.mktemp("venv-checkout"))
+    pip_install(python, *INSTALL, cwd=parent / "ctxcarry")
+    return Installed(parent, python)
+
+
+def test_imports_from_the_folder_holding_the_clone(installed: Installed) -> None:
+    script = "from ctxcarry import QueueVar; import ctxcarry.adapters, ctxcarry.kit; print('ok')"
+    result = run([installed.python, "-c", script], cwd=installed.parent, env=clean_env())
+    assert result.stdout == "ok\n"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed")
+def test_mypy_reads_the_installed_package_and_its_types(installed: Installed) -> None:
+    (installed.parent / "uses_ctxcarry.py").write_text(
+        textwrap.dedent(
+            """
+            from ctxcarry import QueueVar
+
+            tenant = QueueVar("checkout_tenant", default="")
+            reveal_type(tenant.get())
+            """
+        )
+    )
+    cache = str(installed.parent / ".mypy_cache")
+    options = ["--strict", "--cache-dir", cache, "--python-executable", str(installed.python)]
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", *options, "uses_ctxcarry.py"],
+        capture_output=True,
+        text=True,
+        cwd=installed.parent,
+        env=clean_env(),
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r'Revealed type is "(builtins\.)?str"', result.stdout), result.stdout
+
+
+def test_demo_without_its_extra_is_one_line_naming_it(installed: Installed) -> None:
+    result = subprocess.run(
+        [installed.command("ctxcarry"), "demo"],
+        capture_output=True,
+        text=True,
+        cwd=installed.parent,
+        env=clean_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("ctxcarry demo: error: the demo needs ctxcarry[demo]")
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_demo_without_its_extra_piped_into_head_has_no_traceback(installed: Installed) -> None:
+    result = subprocess.run(
+        f"'{installed.command('ctxcarry')}' demo | head -3",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=installed.parent,
+        env=clean_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.stderr.startswith("ctxcarry demo: error: the demo needs ctxcarry[demo]")
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_inspect_with_the_core_only(installed: Installed) -> None:
+    carrier = {"structlog_context": {"request_id": "r-1"}, "ctxcarry": {"v": 1, "vars": {}}}
+    result = run(
+        [installed.command("ctxcarry"), "inspect", "-"],
+        input=json.dumps(carrier),
+        cwd=installed.parent,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert 'request_id = "r-1"' in result.stdout
+    assert "QueueVars: none" in result.stdout
