@@ -28,8 +28,8 @@ from tests.packaging.venvs import clean_env, fresh_venv, pip_install, run
 pytestmark = pytest.mark.packaging
 
 REPO = Path(__file__).resolve().parents[2]
-#: README's install of a checkout into a project's virtualenv, run in the checkout.
-INSTALL = (".",)
+#: README's install of a clone into a project's virtualenv, from the folder holding the clone.
+INSTALL = ("./ctxcarry",)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     parent = tmp_path_factory.mktemp("projects")
     copy_checkout(parent / "ctxcarry")
     python = fresh_venv(tmp_path_factory.mktemp("venv-checkout"))
-    pip_install(python, *INSTALL, cwd=parent / "ctxcarry")
+    pip_install(python, *INSTALL, cwd=parent)
     return Installed(parent, python)
 
 
@@ -109,6 +109,10 @@ def test_demo_without_its_extra_is_one_line_naming_it(installed: Installed) -> N
     assert result.stdout == ""
     assert result.stderr.startswith("ctxcarry demo: error: the demo needs ctxcarry[demo]")
     assert result.stderr.count("\n") == 1, result.stderr
+    # The command it names is the one that works from here.
+    assert result.stderr.endswith(
+        'pip install "./ctxcarry[demo]" from the folder holding a clone\n'
+    )
 
 
 def test_demo_without_its_extra_piped_into_head_has_no_traceback(installed: Installed) -> None:
