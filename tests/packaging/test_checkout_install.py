@@ -141,3 +141,31 @@ def test_inspect_with_the_core_only(installed: Installed) -> None:
     )
     assert 'request_id = "r-1"' in result.stdout
     assert "QueueVars: none" in result.stdout
+
+
+def readme_command(start: str) -> str:
+    """The line of README.md's commands that starts with ``start``, as written there."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    (line,) = [line for line in lines if line.startswith(start)]
+    return line
+
+
+def test_readmes_first_command_runs_the_demo_in_a_new_clone(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # As written, in a new terminal (no virtualenv active): a venv, an install, the demo.
+    clone = tmp_path_factory.mktemp("clone") / "ctxcarry"
+    copy_checkout(clone)
+    command = readme_command("python3 -m venv .venv && ")
+    result = subprocess.run(
+        command,
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=clone,
+        env={**clean_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1].startswith("ctxcarry demo: OK"), result.stdout[-2000:]
