@@ -15,7 +15,6 @@ import importlib.util
 import json
 import re
 import shutil
-import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.venvs import clean_env, fresh_venv, pip_install, run
+from tests.packaging.venvs import attempt, clean_env, fresh_venv, pip_install, run
 
 pytestmark = pytest.mark.packaging
 
@@ -82,29 +81,14 @@ def test_mypy_reads_the_installed_package_and_its_types(installed: Installed) ->
     )
     cache = str(installed.parent / ".mypy_cache")
     options = ["--strict", "--cache-dir", cache, "--python-executable", str(installed.python)]
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", *options, "uses_ctxcarry.py"],
-        capture_output=True,
-        text=True,
-        cwd=installed.parent,
-        env=clean_env(),
-        timeout=300,
-        check=False,
-    )
+    mypy = [sys.executable, "-m", "mypy", *options, "uses_ctxcarry.py"]
+    result = attempt(mypy, cwd=installed.parent, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r'Revealed type is "(builtins\.)?str"', result.stdout), result.stdout
 
 
 def test_demo_without_its_extra_is_one_line_naming_it(installed: Installed) -> None:
-    result = subprocess.run(
-        [installed.command("ctxcarry"), "demo"],
-        capture_output=True,
-        text=True,
-        cwd=installed.parent,
-        env=clean_env(),
-        timeout=60,
-        check=False,
-    )
+    result = attempt([installed.command("ctxcarry"), "demo"], cwd=installed.parent, timeout=60)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith("ctxcarry demo: error: the demo needs ctxcarry[demo]")
@@ -116,16 +100,8 @@ def test_demo_without_its_extra_is_one_line_naming_it(installed: Installed) -> N
 
 
 def test_demo_without_its_extra_piped_into_head_has_no_traceback(installed: Installed) -> None:
-    result = subprocess.run(
-        f"'{installed.command('ctxcarry')}' demo | head -3",
-        shell=True,
-        capture_output=True,
-        text=True,
-        cwd=installed.parent,
-        env=clean_env(),
-        timeout=60,
-        check=False,
-    )
+    pipe = f"'{installed.command('ctxcarry')}' demo | head -3"
+    result = attempt(pipe, cwd=installed.parent, timeout=60)
     assert result.stderr.startswith("ctxcarry demo: error: the demo needs ctxcarry[demo]")
     assert result.stderr.count("\n") == 1, result.stderr
 
@@ -157,15 +133,7 @@ def test_readmes_first_command_runs_the_demo_in_a_new_clone(
     clone = tmp_path_factory.mktemp("clone") / "ctxcarry"
     copy_checkout(clone)
     command = readme_command("python3 -m venv .venv && ")
-    result = subprocess.run(
-        command,
-        shell=True,
-        capture_output=True,
-        text=True,
-        cwd=clone,
-        env={**clean_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-        timeout=900,
-        check=False,
-    )
+    environment = {**clean_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    result = attempt(command, cwd=clone, env=environment, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert result.stdout.splitlines()[-1].startswith("ctxcarry demo: OK"), result.stdout[-2000:]

@@ -5,9 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["clean_env", "fresh_venv", "pip_install", "run"]
+__all__ = ["attempt", "clean_env", "fresh_venv", "pip_install", "run"]
+
+
+def attempt(args: Sequence[str | Path] | str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a command (a shell line if ``args`` is a string) outside the repository's test
+    setup (:func:`clean_env` unless ``env`` is given); return its outcome, whatever it is."""
+    command = args if isinstance(args, str) else [str(a) for a in args]
+    kwargs.setdefault("env", clean_env())
+    result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+        command, shell=isinstance(args, str), capture_output=True, text=True, check=False, **kwargs
+    )
+    return result
 
 
 def run(args: list[str | Path], **kwargs: object) -> subprocess.CompletedProcess[str]:
