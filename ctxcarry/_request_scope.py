@@ -131,7 +131,7 @@ class RequestScope:
         if self._scope.is_open:
             raise RuntimeError("this RequestScope is already open")
         scope = self._scope
-        scope.enter()
+        scope.open()
         for cvar in _request_keys.vars:
             if cvar.get() is not _logvars.UNBOUND:
                 scope.set(cvar, _logvars.UNBOUND)
@@ -195,7 +195,7 @@ class RequestScope:
     def exit(self) -> None:
         """Put structlog keys, QueueVars and the OTel context back exactly as at entry."""
         self._baseline = None
-        self._scope.exit(_request_keys.add)
+        self._scope.close(_request_keys.add)
 
 
 def bind_request_values(bindings: RequestBindings | object) -> None:

@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
-from opentelemetry import propagate
 from opentelemetry import trace as otel_trace
 
 from . import _logvars
@@ -30,6 +29,7 @@ from ._problems import Problems, safe_name
 from ._queuecontext import QueueContext
 from ._queuevar import CLEARED, registered_pairs
 from ._scope import Scope
+from ._trace import extract_trace
 
 __all__ = ["TRACE_POLICIES", "Decoder", "Extraction", "TraceRestore"]
 
@@ -63,7 +63,7 @@ def check_trace_policy(policy: object) -> TraceRestore:
     raise ValueError(f"unknown restore_trace {policy!r}; use one of {TRACE_POLICIES}")
 
 
-class Extraction:
+class Extraction(Scope):
     """Restores one carrier for a block; returned by ``extract(carrier)``.
 
     ``with extract(carrier) as context:`` yields the :class:`QueueContext`.
@@ -72,27 +72,29 @@ class Extraction:
     once per task; it is not thread-safe (enter and exit it in the same thread
     or asyncio task, as any ``with`` block is).
 
+    It is the engine's :class:`~ctxcarry._scope.Scope` itself (one object per
+    task): entering decides what to set, and the scope restores it.
+
     ``decoder=None`` makes a *guard*: it restores nothing and only undoes, at
     exit, whatever the block bound (for a task that runs in its caller's
     context, such as an eager Celery task without a carrier).
     """
 
-    __slots__ = ("_decoder", "_raw", "_restore_trace", "_scope", "context")
+    __slots__ = ("_decoder", "_raw", "_restore_trace", "context")
 
     def __init__(
         self, decoder: Decoder | None, raw: object, restore_trace: TraceRestore = "always"
     ) -> None:
+        self.snapshot = None  # Scope.__init__, without the call (once per task)
+        self._otel_token = None
         self._decoder = decoder
         self._raw = raw
-        self._restore_trace = check_trace_policy(restore_trace)
-        self._scope = Scope()
+        policy: object = restore_trace  # a caller's value: only typed, not checked
+        if type(policy) is not str or policy not in _POLICY_NAMES:
+            restore_trace = check_trace_policy(policy)  # raises, or an equal one
+        self._restore_trace = restore_trace
         #: What the carrier held (``None`` until entered).
         self.context: QueueContext | None = None
-
-    @property
-    def attached_trace(self) -> bool:
-        """True while the block runs with the carried trace context attached by us."""
-        return self._scope.attached_trace
 
     def enter(self, *, bind: Mapping[str, object] | None = None) -> QueueContext:
         """Restore the carrier; return what it held.
@@ -106,11 +108,11 @@ class Extraction:
         Carrier, before anything changed. A second ``enter`` raises
         ``RuntimeError``.
         """
-        if self._scope.snapshot is not None:
+        if self.snapshot is not None:
             raise RuntimeError("this extract() block is already active; make a new one")
         decoder = self._decoder
         if decoder is None:
-            self._scope.enter()
+            self.open()
             if bind:
                 self._bind(bind)
             self.context = QueueContext()
@@ -126,9 +128,8 @@ class Extraction:
         if problems:
             problems.raise_if_strict("ctxcarry.extract", decoder.strict)
 
-        scope = self._scope
-        scope.enter()
-        append = scope.tokens.append  # scope.set() without a call per variable
+        self.open()
+        append = self.tokens.append  # self.set() without a call per variable
         if decoder.carry_queuevars:  # replace semantics: carried, or cleared if set here
             slots = decoded._checked_slots()
             for var, cvar in registered_pairs():
@@ -143,7 +144,7 @@ class Extraction:
                 append((cached.get(key) or var_for(key)).set(value))
         headers = decoded.trace_headers
         if headers and self._restore_trace != "never":
-            self._attach_trace(headers)
+            self._attach_carried_trace(headers)
         if bind:
             self._bind(bind)
         if problems:
@@ -153,27 +154,27 @@ class Extraction:
 
     def _bind(self, values: Mapping[str, object] | None) -> None:
         if values:
-            append = self._scope.tokens.append
+            append = self.tokens.append
             for key, value in values.items():
                 append(_logvars.var_for(key).set(value))
 
-    def _attach_trace(self, headers: Any) -> None:
+    def _attach_carried_trace(self, headers: Any) -> None:
         if (
             self._restore_trace == "if_no_active_span"
             and otel_trace.get_current_span().get_span_context().is_valid
         ):
             return
         try:
-            restored = propagate.extract(headers)
+            restored = extract_trace(headers)
         except Exception as exc:  # a broken propagator must not stop the task
             message = f"trace context: propagator failed ({type(exc).__name__})"
             Problems([message]).warn("ctxcarry.extract")
             return
-        self._scope.attach_trace(restored)
+        self.attach_trace(restored)
 
     def exit(self) -> None:
         """Put the context back exactly as it was before :meth:`enter`. Never raises."""
-        self._scope.exit()
+        self.close()
 
     def __enter__(self) -> QueueContext:
         return self.enter()
@@ -184,7 +185,7 @@ class Extraction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._scope.exit()
+        self.close()
 
 
 def _admitted_log(log: Any, limit: int) -> tuple[Any, list[str]]:

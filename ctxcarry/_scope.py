@@ -53,52 +53,56 @@ _otel_runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
 
 
 class Scope:
-    """One block's worth of owned context: snapshot at :meth:`enter`, exact restore at :meth:`exit`.
+    """One block's worth of owned context: snapshot at :meth:`open`, exact restore at :meth:`close`.
 
     Set variables for the block with :meth:`set` (undone with their tokens),
     attach a trace context with :meth:`attach_trace`. Not thread-safe: open and
     close it in the same thread or asyncio task, as any ``with`` block is.
+    :class:`~ctxcarry._restore.Extraction` is a Scope (one object per task,
+    not two); so is nothing else, the request scope and replays hold one.
     """
 
     __slots__ = (
         "__weakref__",
+        "_below",
         "_otel_before",
         "_otel_by_token",
         "_otel_token",
         "_stack_dirty",
         "_stack_token",
-        "attached_trace",
         "snapshot",
         "tokens",
     )
 
     def __init__(self) -> None:
-        #: The context as it was at :meth:`enter` (``None`` while the scope is closed).
+        #: The context as it was at :meth:`open` (``None`` while the scope is closed).
         self.snapshot: contextvars.Context | None = None
         self._otel_token: contextvars.Token[Any] | None = None
-        self._otel_before: otel_context.Context | None = None
-        self._otel_by_token = True
-        #: True while the scope holds a trace context it attached itself.
-        self.attached_trace = False
 
     @property
     def is_open(self) -> bool:
-        """True between :meth:`enter` and :meth:`exit`."""
+        """True between :meth:`open` and :meth:`close`."""
         return self.snapshot is not None
 
-    def enter(self) -> None:
-        """Take the snapshot; from now on :meth:`exit` restores to it."""
+    @property
+    def attached_trace(self) -> bool:
+        """True while the scope holds a trace context it attached itself."""
+        return self._otel_token is not None
+
+    def open(self) -> None:
+        """Take the snapshot; from now on :meth:`close` restores to it."""
         if self.snapshot is not None:
             raise RuntimeError("this scope is already open; make a new one")
         self.snapshot = contextvars.copy_context()
-        #: Tokens of what the block set through this scope, undone first at exit
+        #: Tokens of what the block set through this scope, undone first at close
         #: (``tokens.append(cvar.set(value))`` is :meth:`set` without the call).
         self.tokens: list[contextvars.Token[Any]] = []
         self._stack_dirty = False
-        self._stack_token = _open_scopes.set((*_open_scopes.get(), self))
+        self._below: Scope | None = _top_scope.get()
+        self._stack_token = _top_scope.set(self)
 
     def set(self, cvar: contextvars.ContextVar[Any], value: Any) -> None:
-        """Set ``cvar`` for the block (undone at exit)."""
+        """Set ``cvar`` for the block (undone at close)."""
         self.tokens.append(cvar.set(value))
 
     def replay(self, context: contextvars.Context) -> None:
@@ -106,7 +110,7 @@ class Scope:
         entry = self.snapshot
         assert entry is not None, "replay() needs an open scope"
         for cvar, value in context.items():
-            if cvar is not _open_scopes and entry.get(cvar, _ABSENT) is not value:
+            if cvar is not _top_scope and entry.get(cvar, _ABSENT) is not value:
                 self.tokens.append(cvar.set(value))
 
     def attach_trace(self, context: otel_context.Context) -> None:
@@ -114,9 +118,8 @@ class Scope:
         self._otel_before = otel_context.get_current()
         self._otel_token = otel_context.attach(context)
         self._otel_by_token = True
-        self.attached_trace = True
 
-    def exit(self, learn: LearnHook | None = None) -> None:
+    def close(self, learn: LearnHook | None = None) -> None:
         """Restore every owned var to the snapshot and detach our trace context.
 
         ``learn`` is called with each structlog ContextVar the block left bound
@@ -126,10 +129,10 @@ class Scope:
         if entry is None:
             return
         self.snapshot = None
-        open_scopes = _open_scopes.get()
-        if not open_scopes or open_scopes[-1] is not self:
+        if _top_scope.get() is not self:
+            open_scopes = _open_scopes()
             if any(scope is self for scope in open_scopes):
-                self._exit_out_of_order(entry, open_scopes, learn)
+                self._close_out_of_order(entry, open_scopes, learn)
             else:  # closed in another Context than it was opened in: compare and restore
                 self._detach_trace()
                 _restore_owned(entry, learn)
@@ -137,13 +140,13 @@ class Scope:
         # In order, the common case (inline: this runs once per task).
         if self._otel_token is not None:
             self._detach_trace()
-        if self._stack_dirty:  # a scope below exited out of order: the token's value is stale
-            _open_scopes.set(open_scopes[:-1])
+        if self._stack_dirty:  # a scope below closed out of order: the token's value is stale
+            _top_scope.set(self._below)
         else:
             try:
-                _open_scopes.reset(self._stack_token)
+                _top_scope.reset(self._stack_token)
             except ValueError:  # a token of another Context (a framework copied ours)
-                _open_scopes.set(open_scopes[:-1])
+                _top_scope.set(self._below)
         for token in reversed(self.tokens):
             try:
                 token.var.reset(token)
@@ -157,16 +160,17 @@ class Scope:
         if not unchanged:
             _restore_owned(entry, learn)
 
-    def _exit_out_of_order(
-        self, entry: contextvars.Context, open_scopes: tuple[Scope, ...], learn: LearnHook | None
+    def _close_out_of_order(
+        self, entry: contextvars.Context, open_scopes: list[Scope], learn: LearnHook | None
     ) -> None:
         """Undo what changed before the next scope opened; hand that scope our snapshot."""
         index = next(i for i, scope in enumerate(open_scopes) if scope is self)
         later = open_scopes[index + 1]
         later_entry = later.snapshot
-        _open_scopes.set(open_scopes[:index] + open_scopes[index + 1 :])
-        for above in open_scopes[index + 1 :]:
-            above._stack_dirty = True  # their tokens' old values still hold this scope
+        # Unlink: the scope just above now sits on ours; its token's old value
+        # (this scope) is stale, so it sets the top itself when it closes.
+        later._below = self._below
+        later._stack_dirty = True
         self.tokens = []
         if later_entry is None:  # the later scope was closed elsewhere: plain restore
             self._detach_trace()
@@ -180,7 +184,6 @@ class Scope:
             _put_back(cvar, value, entry.get(cvar, _ABSENT), learn)
         if self._otel_token is not None:
             self._otel_token = None
-            self.attached_trace = False
             if otel_context.get_current() is later_entry.run(otel_context.get_current):
                 _set_otel(self._otel_before)
             if later._otel_token is not None:
@@ -193,17 +196,27 @@ class Scope:
         if token is None:
             return
         self._otel_token = None
-        self.attached_trace = False
         if self._otel_by_token:
             _detach(token, self._otel_before)
-        else:  # rebased by an out-of-order exit: the token's old value is stale
+        else:  # rebased by an out-of-order close: the token's old value is stale
             _set_otel(self._otel_before)
 
 
-#: The scopes open in the current context, oldest first.
-_open_scopes: contextvars.ContextVar[tuple[Scope, ...]] = contextvars.ContextVar(
-    "ctxcarry_open_scopes", default=()
+#: The innermost scope open in the current context; each links to the one below.
+_top_scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar(
+    "ctxcarry_open_scopes", default=None
 )
+
+
+def _open_scopes() -> list[Scope]:
+    """The scopes open in the current context, oldest first."""
+    scopes = []
+    scope = _top_scope.get()
+    while scope is not None:
+        scopes.append(scope)
+        scope = scope._below
+    scopes.reverse()
+    return scopes
 
 
 def _restore_owned(entry: contextvars.Context, learn: LearnHook | None) -> None:

@@ -287,12 +287,12 @@ def replayed(context: contextvars.Context) -> Iterator[None]:
     streaming body: pass a copy of the request's context taken before it closed.
     """
     scope = Scope()
-    scope.enter()
+    scope.open()
     try:
         scope.replay(context)
         yield
     finally:
-        scope.exit()
+        scope.close()
 
 
 def checked_trace_headers(raw: object) -> dict[str, str]:

@@ -20,16 +20,21 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry import propagate
+from opentelemetry import trace as otel_trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context, get_current
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from ctxcarry import Carrier
+from ctxcarry import Carrier, extract
 from ctxcarry import _jsonvalue as jsonvalue
 from ctxcarry._jsonvalue import NotJSON, sanitize_loose, snapshot_exact, string_size
 from ctxcarry._problems import Problems
 from ctxcarry._trace import (
     _filter_baggage_members,
     _traceparent_problem,
+    extract_trace,
     filter_baggage,
     is_common_traceparent,
 )
@@ -252,3 +257,87 @@ def test_a_value_exactly_at_the_limit_fits(value: Any) -> None:
     assert jsonvalue.snapshot_received(value, size) == (value, size)
     with pytest.raises(NotJSON):
         snapshot_exact(value, size - 1)
+
+
+# ------------------------------------------------------------------ trace restore
+
+
+def _described(context: Context) -> dict[str, Any]:
+    """A Context by value: spans by their span context (spans compare by identity)."""
+    return {
+        key: value.get_span_context() if isinstance(value, otel_trace.Span) else value
+        for key, value in context.items()
+    }
+
+
+extra_trace_fields = st.sampled_from(
+    [{}, {"tracestate": "vendor=opaque,other=1"}, {"baggage": "tenant=acme"}, {"x-vendor": "1"}]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    trace_id=st.integers(0, 2**128 - 1) | st.just(0),
+    span_id=st.integers(0, 2**64 - 1) | st.just(0),
+    flags=st.integers(0, 255),
+    extra=extra_trace_fields,
+)
+def test_trace_fast_path_restores_what_the_propagator_would(
+    trace_id: int, span_id: int, flags: int, extra: dict[str, str]
+) -> None:
+    """extract builds the common case itself: the same Context OTel's propagator gives."""
+    headers = {"traceparent": f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}", **extra}
+
+    def check() -> None:
+        assert _described(extract_trace(headers)) == _described(propagate.extract(headers))
+
+    contextvars.Context().run(check)
+
+
+@settings(max_examples=100, deadline=None)
+@given(trace_id=st.integers(1, 2**128 - 1), span_id=st.integers(1, 2**64 - 1))
+def test_a_restored_trace_is_the_carried_one(trace_id: int, span_id: int) -> None:
+    """Through extract: the task's current span context is the producer's, remote."""
+    carrier = {"traceparent": f"00-{trace_id:032x}-{span_id:016x}-01"}
+
+    def check() -> None:
+        expected = otel_trace.get_current_span(propagate.extract(carrier)).get_span_context()
+        with extract(carrier):
+            restored = otel_trace.get_current_span().get_span_context()
+        assert restored == expected
+        assert restored.is_remote
+        assert not otel_trace.get_current_span().get_span_context().is_valid  # and gone after
+
+    contextvars.Context().run(check)
+
+
+class CountingTraceContext(TraceContextTextMapPropagator):
+    """OTel's trace-context propagator, counting its extracts (a user's own subclass)."""
+
+    calls = 0
+
+    def extract(self, carrier: Any, context: Context | None = None, getter: Any = None) -> Context:
+        CountingTraceContext.calls += 1
+        return super().extract(carrier, context)
+
+
+@pytest.mark.parametrize(
+    "textmap",
+    [
+        CompositePropagator([CountingTraceContext(), W3CBaggagePropagator()]),
+        CompositePropagator([W3CBaggagePropagator(), CountingTraceContext()]),
+        CountingTraceContext(),
+    ],
+    ids=["subclass", "other-order", "alone"],
+)
+def test_any_other_propagator_is_called(textmap: TextMapPropagator) -> None:
+    """Only OTel's exact default is built directly; a user's propagator always runs."""
+    propagate.set_global_textmap(textmap)
+    CountingTraceContext.calls = 0
+    carrier = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    with extract(carrier):
+        assert (
+            otel_trace.get_current_span().get_span_context().trace_id
+            == 0x0AF7651916CD43DD8448EB211C80319C
+        )
+    assert CountingTraceContext.calls == 1
