@@ -25,6 +25,7 @@ from opentelemetry import propagate
 from opentelemetry import trace as otel_trace
 
 from . import _logvars
+from ._forward import forwarded
 from ._names import name_allowance
 from ._problems import Problems, safe_name
 from ._queuecontext import QueueContext
@@ -137,6 +138,11 @@ class Extraction:
                     append(cvar.set(slot))
                 elif cvar.get() is not CLEARED:
                     append(cvar.set(CLEARED))
+            carried = decoded._forwarded()  # unregistered vars: forwarded by inject, replaced
+            if carried:
+                append(forwarded.set(carried))
+            elif forwarded.get() is not CLEARED:
+                append(forwarded.set(CLEARED))
         if log:
             cached, var_for = _logvars.cached, _logvars.var_for
             for key, value in log.items():
