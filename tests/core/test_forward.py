@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 from ctxcarry import Carrier, CarrierError, QueueVar, extract, inject
 from ctxcarry.inspection import inspect_carrier, render_text
 from tests.core.test_properties import json_values
+from tests.core.test_untrusted import ExplodingMapping
 from tests.core.vars import tenant_id
 
 UNREGISTERED = "fwd_unregistered.organisation_id"
@@ -135,17 +135,6 @@ def test_a_value_outside_the_wire_rule_is_dropped_not_forwarded(
     assert str(2**60) not in message
 
 
-class _ExplodingMapping(Mapping[str, Any]):
-    def __getitem__(self, key: str) -> Any:
-        raise RuntimeError("boom")
-
-    def __iter__(self) -> Iterator[str]:
-        raise RuntimeError("boom")
-
-    def __len__(self) -> int:
-        return 1
-
-
 HOSTILE_HINTS: list[Any] = [
     "myproject.context",  # not an object
     [MODULE],
@@ -158,7 +147,7 @@ HOSTILE_HINTS: list[Any] = [
     {UNREGISTERED: 7},
     {UNREGISTERED: None},
     {UNREGISTERED: {"nested": MODULE}},
-    _ExplodingMapping(),
+    ExplodingMapping(),
 ]
 
 
