@@ -35,9 +35,9 @@ from ._forward import (
     Forwarded,
     add_forwarded,
     forwarded,
-    hints_for,
-    merged_hints,
+    last_hints,
     module_hint,
+    module_hints,
     unregistered_line,
 )
 from ._jsonvalue import (
@@ -180,14 +180,13 @@ class Carrier:
         problems = Problems()
         trace, bound = self._capture_trace(problems) if self.carry_trace else (_NO_TRACE, 0)
         queuevars, log, context_bound = self._capture_context(problems)
-        carried, carried_hints = forwarded.get(), None
-        if carried is not CLEARED and self.carry_queuevars:  # inside extract of unregistered vars
-            added, carried_hints = add_forwarded(carried, queuevars)
-            context_bound += added
-        room = self.max_bytes - bound - context_bound  # what the module hints may use
-        if room < 0 or len(queuevars) + len(log) > self.max_keys:
+        carried = forwarded.get()
+        if carried is not CLEARED and self.carry_queuevars:  # extract of unregistered vars
+            context_bound += add_forwarded(carried, queuevars)
+        bound += context_bound
+        if bound > self.max_bytes or len(queuevars) + len(log) > self.max_keys:
             trace, queuevars, log = self._enforce_limits(trace, queuevars, log, problems)
-            room = -1  # at the limits: the optional hints are left out
+            bound = self.max_bytes  # at the limits: no room for the optional module hints
         if problems:
             problems.raise_if_strict("ctxcarry.inject", self.strict)
         if trace:
@@ -198,14 +197,12 @@ class Carrier:
             out.pop(STRUCTLOG_KEY, None)
         if queuevars or log:
             envelope = {VERSION_KEY: FORMAT_VERSION, VARS_KEY: queuevars}
-            if queuevars and room > 0:
-                hints, size = (
-                    hints_for(tuple(queuevars))
-                    if carried_hints is None
-                    else merged_hints(queuevars, carried_hints)
-                )
-                if hints and size <= room:
-                    envelope[MODULES_KEY] = hints.copy()
+            if queuevars:  # the module hints: the last ones again while the same vars travel
+                names, hints = last_hints[0]
+                if carried is not CLEARED or queuevars.keys() != names:
+                    hints = module_hints(queuevars, carried)
+                if hints[1] and bound + hints[1] <= self.max_bytes:
+                    envelope[MODULES_KEY] = hints[0].copy()
             out[ENVELOPE_KEY] = envelope
         else:
             out.pop(ENVELOPE_KEY, None)

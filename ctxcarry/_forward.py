@@ -30,9 +30,10 @@ __all__ = [
     "Forwarded",
     "add_forwarded",
     "forwarded",
-    "hints_for",
+    "last_hints",
     "is_module_name",
     "module_hint",
+    "module_hints",
     "unregistered_line",
 ]
 
@@ -54,9 +55,13 @@ forwarded: contextvars.ContextVar[Any] = contextvars.ContextVar(
 
 #: ``"modules":{}`` plus a comma.
 _MODULES_OVERHEAD = len(MODULES_KEY) + QUOTES + 1 + 2 + 1
-#: Module hints by the tuple of QueueVar names inject carries (bounded).
+#: ``modules`` fields (and their sizes) by the tuple of QueueVar names inject carries (bounded).
 _hint_cache: dict[tuple[str, ...], tuple[dict[str, str], int]] = {}
 _HINT_CACHE_LIMIT = 1024
+#: One item: the names of the QueueVars the last inject carried (none forwarded) and
+#: their ``modules`` field with its size. inject uses it again while the same vars
+#: travel; it is read and replaced as one tuple, so threads never mix two.
+last_hints: list[tuple[frozenset[str], tuple[dict[str, str], int]]] = [(frozenset(), ({}, 0))]
 
 
 def is_module_name(value: object) -> bool:
@@ -83,23 +88,40 @@ def _producer_hint(name: str) -> str | None:
     return module
 
 
-def hints_for(names: tuple[str, ...]) -> tuple[dict[str, str], int]:
-    """The ``modules`` field for registered QueueVars ``names``, and its exact JSON size.
+def module_hints(queuevars: Mapping[str, Any], carried: Any) -> tuple[dict[str, str], int]:
+    """The ``modules`` field for inject's QueueVar section, and its exact JSON size.
 
-    Cached by ``names``: a var's module never changes once it is registered.
-    The dict returned is shared: copy it before it leaves ctxcarry.
+    Registered vars give their own module; forwarded ones (``carried``, the
+    mapping :data:`forwarded` holds, or ``CLEARED``) the hint they arrived
+    with. Without forwarded vars the result is cached by the names carried
+    and becomes :data:`last_hints`: a var's module never changes once it is
+    registered. The dict is shared: copy it before it leaves ctxcarry.
     """
-    entry = _hint_cache.get(names)
+    if carried is not CLEARED:
+        return _module_hints(queuevars, carried)
+    key = tuple(queuevars)
+    entry = _hint_cache.get(key)
     if entry is None:
-        hints = {name: module for name in names if (module := _producer_hint(name)) is not None}
-        entry = (hints, _size(hints))
+        entry = _module_hints(queuevars, carried)
         if len(_hint_cache) < _HINT_CACHE_LIMIT:
-            _hint_cache[names] = entry
+            _hint_cache[key] = entry
+    last_hints[0] = (frozenset(key), entry)
     return entry
 
 
+def _module_hints(queuevars: Mapping[str, Any], carried: Any) -> tuple[dict[str, str], int]:
+    hints: dict[str, str] = {}
+    for name in queuevars:
+        module = _producer_hint(name)
+        if module is None and carried is not CLEARED and name in carried:
+            module = carried[name][2]
+        if module is not None:
+            hints[name] = module
+    return hints, _size(hints)
+
+
 def _size(hints: Mapping[str, str]) -> int:
-    """Exact JSON size of a ``modules`` field (names and hints need no escaping)."""
+    """Exact JSON size of a ``modules`` field (names and hints need no escaping); 0 if empty."""
     if not hints:
         return 0
     return _MODULES_OVERHEAD + sum(
@@ -107,37 +129,21 @@ def _size(hints: Mapping[str, str]) -> int:
     )
 
 
-def add_forwarded(
-    carried: Mapping[str, Forwarded], queuevars: dict[str, Any]
-) -> tuple[int, dict[str, str]]:
-    """Add the forwarded values to inject's QueueVar section; return their size bound and hints.
+def add_forwarded(carried: Mapping[str, Forwarded], queuevars: dict[str, Any]) -> int:
+    """Add the forwarded values to inject's QueueVar section; return their size bound.
 
-    A var registered since (or set here) wins over the forwarded value.
+    A var registered since (and so absent from, or set in, ``queuevars``) wins
+    over the forwarded value.
     """
     bound = 0
-    hints: dict[str, str] = {}
-    for name, (wire, size, module) in carried.items():
+    for name, (wire, size, _) in carried.items():
         if name in queuevars or lookup(name) is not None:
             continue
         if type(wire) is dict or type(wire) is list:
             wire = copy_json(wire)
         queuevars[name] = wire
         bound += len(name) + size + ENTRY_OVERHEAD
-        if module is not None:
-            hints[name] = module
-    return bound, hints
-
-
-def merged_hints(
-    queuevars: Mapping[str, Any], extra: Mapping[str, str]
-) -> tuple[dict[str, str], int]:
-    """The ``modules`` field for a section holding forwarded vars (registered ones' hints first)."""
-    hints = {
-        name: module
-        for name in queuevars
-        if (module := extra.get(name) or _producer_hint(name)) is not None
-    }
-    return hints, _size(hints)
+    return bound
 
 
 def module_hint(envelope: Any, name: str) -> str | None:

@@ -104,10 +104,6 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
         """Internal: the module hint the carrier gave for each unregistered QueueVar."""
         return {name: entry[2] for name, entry in self._unknown.items() if entry[2] is not None}
 
-    def _forwarded(self) -> Mapping[str, Forwarded]:
-        """Internal: what extract forwards to the tasks its block enqueues (may be empty)."""
-        return self._unknown
-
     @overload
     def __getitem__(self, var: QueueVar[T]) -> T: ...
     @overload

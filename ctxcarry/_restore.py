@@ -138,7 +138,7 @@ class Extraction:
                     append(cvar.set(slot))
                 elif cvar.get() is not CLEARED:
                     append(cvar.set(CLEARED))
-            carried = decoded._forwarded()  # unregistered vars: forwarded by inject, replaced
+            carried = decoded._unknown  # unregistered vars: forwarded by inject, replaced
             if carried:
                 append(forwarded.set(carried))
             elif forwarded.get() is not CLEARED:
