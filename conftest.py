@@ -15,13 +15,13 @@ Isolation, so that a document cannot affect another document or a test:
 
 QueueVar names are global to the process and a name can be registered only
 once, so every document must use names of its own (e.g. prefixed with the
-page: ``QueueVar("gs_tenant", ...)`` in getting-started.md).
+page: ``QueueVar("gs_tenant", ...)`` in getting-started.md). Which pages run is
+tests/doc_pages.py's (tests/test_typing.py type-checks the same blocks).
 """
 
 from __future__ import annotations
 
 import contextvars
-import importlib.util
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -33,6 +33,7 @@ from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
 from sybil.typing import Evaluator
 
 import ctxcarry
+from tests import doc_pages
 
 _CONTEXT = "_ctxcarry_document_context"
 _SAVED = "_ctxcarry_saved_state"
@@ -83,25 +84,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-#: The queue adapters' pages need their framework; where it is absent their tests run in
-#: another environment (see tests/conftest.py), and so do their pages.
-_PAGES = {
-    "arq": "arq",
-    "rq": "rq",
-    "dramatiq": "dramatiq",
-    "taskiq": "taskiq",
-    "django-tasks": "django_tasks_db",
-}
-_EXCLUDED = [
-    f"docs/adapters/{page}.md"
-    for page, module in _PAGES.items()
-    if importlib.util.find_spec(module) is None
-]
-
 pytest_collect_file = Sybil(
     parsers=[IsolatedPythonCodeBlockParser(), SkipParser()],
-    patterns=["README.md", "docs/**/*.md", "docs/*.md"],
-    excludes=_EXCLUDED,
+    patterns=doc_pages.PATTERNS,
+    excludes=doc_pages.EXCLUDED,
     setup=_setup,
     teardown=_teardown,
     name="docs",

@@ -55,6 +55,9 @@ import _timing
 MODES = ("none", "ctxcarry", "django-structlog", "otel")
 PARTS = ("throughput", "micro", "profile")
 DEFAULT_REDIS = os.environ.get("CTXCARRY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+#: This run's queue names start with it (the child processes inherit it): a run deletes only
+#: its own keys, never the database, which another run or a test run may be using.
+RUN_PREFIX = os.environ.setdefault("CTXCARRY_BENCH_RUN", f"ctxcarry-bench-{uuid.uuid4().hex[:8]}")
 WARMUP = 200
 LOG_KEYS = {
     "request_id": "6f1c2a",
@@ -137,7 +140,7 @@ def run_mode(mode: str, tasks: int, concurrency: int, redis_url: str) -> dict[st
     from celery.contrib.testing.worker import start_worker
 
     _quiet_structlog_and_sdk()
-    queue = f"ctxcarry-bench-{mode}-{uuid.uuid4().hex[:8]}"
+    queue = f"{RUN_PREFIX}-{mode}-{uuid.uuid4().hex[:8]}"
     app = Celery("ctxcarry-bench", broker=redis_url, set_as_current=True)
     app.conf.update(
         task_default_queue=queue,
@@ -191,10 +194,12 @@ def run_mode(mode: str, tasks: int, concurrency: int, redis_url: str) -> dict[st
 
 
 def _flush(redis_url: str) -> None:
+    """Delete what this run left in Redis: every key naming one of its queues."""
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    client.flushdb()
+    for key in client.scan_iter(match=f"*{RUN_PREFIX}*", count=1000):
+        client.delete(key)
     client.close()
 
 
@@ -278,7 +283,7 @@ def publish_through_redis(redis_url: str, per_round: int, rounds: int) -> dict[s
 
     from ctxcarry.adapters.celery import install, uninstall
 
-    queue = f"ctxcarry-bench-publish-{uuid.uuid4().hex[:8]}"
+    queue = f"{RUN_PREFIX}-publish-{uuid.uuid4().hex[:8]}"
     app = Celery("ctxcarry-bench-publish", broker=redis_url, set_as_current=False)
     app.conf.update(task_default_queue=queue, task_ignore_result=True)
 
@@ -631,7 +636,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=5000, help="throughput: tasks per run")
     parser.add_argument("--concurrency", type=int, default=4, help="throughput: worker threads")
     parser.add_argument("--modes", default=",".join(MODES), help="throughput: modes to run")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="a Redis DB it may flush")
+    parser.add_argument(
+        "--redis-url", default=DEFAULT_REDIS, help="a Redis DB (only this run's keys are deleted)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -25,7 +25,7 @@ signals sent the way db_worker sends them for a real ``DBTaskResult`` row
 (not saved), with each mode's receivers connected, and the enqueue side
 (``pre_save`` for a new row, and ``task_enqueued``).
 
-Needs PostgreSQL (a database ``bench_ctxcarry_djtasks`` is created and
+Needs PostgreSQL (a database ``bench_ctxcarry_djtasks_<pid>`` is created and
 dropped) and, for django-structlog, Redis DB 9. From the repository root::
 
     python benchmarks/bench_django_tasks.py            # 500 tasks x 3 rounds
@@ -48,7 +48,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DATABASE = "bench_ctxcarry_djtasks"
+#: This run's own database (created, then dropped): concurrent runs never share one.
+DATABASE = f"bench_ctxcarry_djtasks_{os.getpid()}"
 REDIS_URL = os.environ.get("CTXCARRY_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 PRODUCER = """

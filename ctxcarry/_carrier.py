@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextvars
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -52,6 +52,7 @@ from ._jsonvalue import (
     snapshot_received,
     string_size,
 )
+from ._logselect import KeySelection, key_names, selection_for
 from ._logvars import LOCAL_KEYS
 from ._names import MAX_KEY_LENGTH, is_valid_key, known_valid_names
 from ._problems import Problems, safe_name
@@ -147,6 +148,12 @@ class Carrier:
     carry_trace: bool = True
     #: When extract attaches the carried trace context (see :data:`TraceRestore`).
     restore_trace: TraceRestore = "always"
+    #: When set, only these structlog keys travel (at inject and at extract).
+    structlog_keys: Collection[str] | None = None
+    #: These structlog keys never travel (at inject and at extract).
+    structlog_exclude: Collection[str] = ()
+    #: The two lists compiled (``None`` when every key travels): the hot paths test only this.
+    _log_selection: KeySelection | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_bytes < 256:
@@ -154,6 +161,17 @@ class Carrier:
         if self.max_keys < 0 or self.max_new_names < 0:
             raise ValueError("max_keys and max_new_names must not be negative")
         check_trace_policy(self.restore_trace)
+        self._set_log_selection()
+
+    def _set_log_selection(self) -> None:
+        """Normalise the structlog key lists to frozensets; compile them once."""
+        keys = None
+        if self.structlog_keys is not None:
+            keys = key_names(self.structlog_keys, "structlog_keys")
+        exclude = key_names(self.structlog_exclude, "structlog_exclude")
+        object.__setattr__(self, "structlog_keys", keys)
+        object.__setattr__(self, "structlog_exclude", exclude)
+        object.__setattr__(self, "_log_selection", selection_for(keys, exclude))
 
     def _reason(self, exc: NotJSON) -> str:
         if isinstance(exc, TooLarge):
@@ -265,6 +283,7 @@ class Carrier:
         limit = self.max_bytes
         backing = backing_names
         log_keys = _log_key_by_var
+        selection = self._log_selection
         bound = _SECTIONS_BOUND
         for cvar, value in contextvars.copy_context().items():
             var_name = backing.get(cvar)
@@ -282,6 +301,8 @@ class Carrier:
                 key = _classify(cvar)
             if key is None or value is Ellipsis or not carry_log:
                 continue
+            if selection is not None and not selection.keeps(key):
+                continue  # configuration, not a problem: no warning
             if not key:
                 name = cvar.name[_STRUCTLOG_PREFIX_LEN:]
                 problems.add(f"structlog key {safe_name(name)}: not a valid key name")
@@ -537,6 +558,8 @@ class Carrier:
             log.update(raw)  # a snapshot first: a value checked is a value kept
             bound = _plain_log_bound(log, limit)
             if bound >= 0:
+                if self._log_selection is not None:  # every key is a str here
+                    self._log_selection.drop_unselected(log)
                 if used + bound > limit:  # near the limit: in order, exactly
                     for key, value in list(log.items()):
                         size = string_size(value) if type(value) is str else len(repr(value))
@@ -556,8 +579,11 @@ class Carrier:
             return
         room = max(room, 0)
         valid_names = known_valid_names
+        selection = self._log_selection
         budget = _Room(limit - used)
         for key, value in islice(raw.items(), room):
+            if selection is not None and type(key) is str and not selection.keeps(key):
+                continue  # configuration, not a problem: no warning
             if type(key) is not str or (key not in valid_names and not is_valid_key(key)):
                 problems.add(f"structlog key {safe_name(key)}: not a valid key name")
                 continue

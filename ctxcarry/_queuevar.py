@@ -13,7 +13,7 @@ import sys
 import threading
 import warnings
 from types import TracebackType
-from typing import Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from ._jsonvalue import JSONValue, NotJSON, snapshot_exact
 from ._names import MAX_KEY_LENGTH, is_valid_key
@@ -22,6 +22,17 @@ from .codecs import Codec, IntRangeCodec, JSONCodec
 __all__ = ["BACKING_PREFIX", "QueueVar", "QueueVarBinding", "priority", "registered_vars"]
 
 T = TypeVar("T")
+V = TypeVar("V")
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as _TypeVarWithDefault
+
+    # The type of ``QueueVar(name, default=None)`` where no annotation says another:
+    # ``QueueVar[str | None]``. Two spellings of it, one for each checker (see QueueVar).
+    StrDefault = _TypeVarWithDefault("StrDefault", default=str)
+    OptionalStrDefault = _TypeVarWithDefault("OptionalStrDefault", default=str | None)
+else:
+    StrDefault = TypeVar("StrDefault")
+    OptionalStrDefault = TypeVar("OptionalStrDefault")
 
 #: Prefix of the name of the ContextVar behind each QueueVar. It must never be
 #: ``structlog_`` (structlog would show the var as a log key).
@@ -139,14 +150,48 @@ class QueueVar(Generic[T]):
 
     __slots__ = ("__weakref__", "_codec", "_default", "_name", "_origin", "_plain", "_var")
 
-    def __init__(self, name: str, *, default: T, codec: Codec[T] | None = None) -> None:
+    # The type of a new QueueVar (docs/concepts.md, "The type of a QueueVar"):
+    #   QueueVar(name, default=None)                  -> QueueVar[str | None]
+    #   QueueVar(name, default=None, codec=Codec[V])  -> QueueVar[V | None]
+    #   QueueVar(name, default=V, codec=Codec[V])     -> QueueVar[V] (codec optional)
+    # An annotation (``x: QueueVar[int | None] = QueueVar(...)``) replaces ``str | None`` in
+    # the first form. The three forms are declared twice: mypy reads ``__init__``, pyright
+    # reads ``__new__`` (it applies a TypeVar's default and the annotation only there). The
+    # ``__new__`` exists for type checkers only: at run time ``object.__new__`` is used.
+    # mypy solves ``StrDefault | None`` from an annotation of one type only (not from
+    # ``int | str | None``), hence ``OptionalStrDefault`` there; so mypy, unlike pyright,
+    # trusts ``x: QueueVar[int] = QueueVar("x", default=None)``.
+    if TYPE_CHECKING:
+
+        @overload
+        def __new__(cls, name: str, *, default: None) -> QueueVar[StrDefault | None]: ...
+        @overload
+        def __new__(cls, name: str, *, default: None, codec: Codec[V]) -> QueueVar[V | None]: ...
+        @overload
+        def __new__(
+            cls, name: str, *, default: V, codec: Codec[V] | None = None
+        ) -> QueueVar[V]: ...
+        def __new__(cls, name: str, *, default: Any, codec: Any = None) -> QueueVar[Any]: ...
+
+    @overload
+    def __init__(self: QueueVar[OptionalStrDefault], name: str, *, default: None) -> None: ...
+    @overload
+    def __init__(
+        self: QueueVar[V | None], name: str, *, default: None, codec: Codec[V]
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: QueueVar[V], name: str, *, default: V, codec: Codec[V] | None = None
+    ) -> None: ...
+
+    def __init__(self, name: str, *, default: Any, codec: Codec[Any] | None = None) -> None:
         if not is_valid_key(name):
             raise ValueError(
                 f"invalid QueueVar name {name!r}: use letters, digits, '_', '.', '-' "
                 f"(a letter or '_' first), at most {MAX_KEY_LENGTH} characters"
             )
         self._name = name
-        self._default = default
+        self._default: T = default
         self._codec: Codec[T] = codec if codec is not None else JSONCodec()
         #: True when the var uses the plain JSON codec (decoding is the identity).
         self._plain = type(self._codec) is JSONCodec

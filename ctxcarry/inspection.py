@@ -114,7 +114,11 @@ def load_json(data: bytes | str) -> Any:
         except UnicodeDecodeError:
             raise InspectError("input is not UTF-8 text") from None
     if not data.strip():
-        raise InspectError("input is empty (expected a JSON object)")
+        # `psql -At -c "select trace_context ..."` prints a NULL column as an empty line.
+        raise InspectError(
+            "input is empty: nothing was carried (a NULL column, such as a task's "
+            "trace_context, is an empty line in psql's output); expected a JSON object"
+        )
     try:
         return json.loads(data)
     except json.JSONDecodeError as exc:
@@ -193,6 +197,8 @@ def find_carrier(document: Any) -> tuple[str, Mapping[Any, Any]]:
         if embedded is None:
             raise InspectError("input is a JSON string, not an object holding a carrier")
         document = embedded
+    if document is None:
+        raise InspectError("input is JSON null: nothing was carried; expected a JSON object")
     if not isinstance(document, (Mapping, list)):
         raise InspectError(f"input is a JSON {_json_type(document)}, not an object")
     best: tuple[int, int, str, Mapping[Any, Any]] | None = None
@@ -306,7 +312,8 @@ def render_text(report: Report) -> str:
             lines.append(f"tracestate:     {trace.tracestate}")
         if trace.baggage is not None:
             lines.append(f"baggage:        {trace.baggage}")
-    lines.append(_section("QueueVars", {k: repr(v) for k, (v, _) in report.queuevars.items()}))
+    if report.queuevars or not report.unknown_queuevars:  # "none" only if none at all
+        lines.append(_section("QueueVars", {k: repr(v) for k, (v, _) in report.queuevars.items()}))
     if report.unknown_queuevars:
         lines.append(
             _section(

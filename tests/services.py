@@ -67,11 +67,21 @@ def session_redis(url: str, db: int, pattern: str) -> Iterator[str]:
     """Redis database ``db`` of ``url`` for a test session; its keys matching ``pattern``
     (the session's own prefix) are deleted afterwards. Never flushed: another session may
     share the database."""
-    import redis
 
     session_url = with_db(url, db)
     yield session_url
-    client = redis.Redis.from_url(session_url)
+    delete_keys(session_url, pattern)
+
+
+def delete_keys(url: str, pattern: str) -> None:
+    """Delete the keys matching ``pattern`` (a run's own prefix) in ``url``'s Redis database.
+
+    The tests' only way to clean Redis: a database is never flushed, since a concurrent
+    test run (or anything else on the machine) may be using it.
+    """
+    import redis
+
+    client = redis.Redis.from_url(url)
     for key in client.scan_iter(match=pattern, count=1000):
         client.delete(key)
     client.close()

@@ -1,12 +1,15 @@
 """Django settings for the test suite (task processor and Django middleware tests).
 
 PostgreSQL is required: the task processor's PL/pgSQL functions do not exist on
-SQLite. pytest-django creates and destroys the test database ``test_ctxcarry``.
+SQLite. pytest-django creates the test database and drops it at the end of the run.
+Its name is the run's own (``test_ctxcarry_<random>``), so that two runs on one machine
+never drop each other's database; ``CTXCARRY_TEST_DATABASE`` names it instead.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 
 from tests import extras, services
 
@@ -26,6 +29,12 @@ if extras.installed(extras.TASK_PROCESSOR):
     # Not installable on Python 3.10 or with Django 6 (tests/extras.py); its tests skip there.
     INSTALLED_APPS[3:3] = ["task_processor", "ctxcarry.adapters.task_processor"]
 
+#: This run's test database. Set in the environment (when not already set) so that the worker
+#: processes the tests start, which inherit it and import these settings, use the same one.
+TEST_DATABASE = os.environ.setdefault(
+    "CTXCARRY_TEST_DATABASE", f"test_ctxcarry_{uuid.uuid4().hex[:12]}"
+)
+
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
@@ -34,9 +43,7 @@ DATABASES = {
         "USER": services.PGUSER,
         "PASSWORD": services.PGPASSWORD,
         "NAME": "ctxcarry",
-        # CTXCARRY_TEST_DATABASE lets two test runs share one server without
-        # dropping each other's database.
-        "TEST": {"NAME": os.environ.get("CTXCARRY_TEST_DATABASE", "test_ctxcarry")},
+        "TEST": {"NAME": TEST_DATABASE},
     }
 }
 

@@ -32,6 +32,6 @@ def run_demo(queue: str = "celery", broker: str | None = None) -> int:
     except ModuleNotFoundError as exc:
         raise MissingExtra(
             f"the demo needs ctxcarry[demo] ({exc.name} is missing): "
-            f'pip install -e ".[demo]" from a checkout'
+            'pip install "./ctxcarry[demo]" from the folder holding a clone'
         ) from None
     return run(queue, broker)

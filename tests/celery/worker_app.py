@@ -6,6 +6,8 @@ Configured by environment variables the test fixture sets:
 case, ``CTXCARRY_CELERY_OTEL=1`` (an SDK TracerProvider plus
 opentelemetry-instrumentation-celery, set up in each worker process), and
 ``CTXCARRY_CELERY_JSON_LOGS=1`` for the JSON logging recipe of docs/logging.md.
+``CTXCARRY_CELERY_SIDE=worker`` binds ``side="worker"`` in each worker process at startup
+and installs a Carrier that excludes ``side`` (docs/logging.md, "Which keys to bind where").
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 import structlog
 from celery.signals import setup_logging, worker_process_init
 
+from ctxcarry import Carrier
+from ctxcarry.adapters.celery import install
 from ctxcarry.logs import json_logging_config, structlog_processors
 from tests.celery.apps import build_app
 
@@ -58,3 +62,15 @@ def _json_logs(**_: Any) -> None:
 if os.environ.get("CTXCARRY_CELERY_JSON_LOGS") == "1":
     setup_logging.connect(_json_logs, weak=False)
     app.conf.worker_redirect_stdouts = False
+
+
+def _bind_side(**_: Any) -> None:
+    """A process-level key bound as a contextvar at startup, as users do."""
+    structlog.contextvars.bind_contextvars(side=os.environ["CTXCARRY_CELERY_SIDE"])
+
+
+if os.environ.get("CTXCARRY_CELERY_SIDE"):
+    install(app, Carrier(structlog_exclude={"side"}))
+    worker_process_init.connect(_bind_side, weak=False)
+    if os.environ.get("CTXCARRY_CELERY_POOL", "prefork") != "prefork":
+        _bind_side()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -126,6 +127,38 @@ def test_stdin_and_unregistered_vars_are_shown_not_lost(
     text = run_cli("inspect", "-", stdin=json.dumps(trace_context_value))
     assert "QueueVars carried but not registered in this process" in text.stdout
     assert 'cli_tenant  = "acme"  (defined in tests.cli.carried_vars)' in text.stdout
+    # Never "QueueVars: none" above a list of the QueueVars carried.
+    assert "QueueVars: none" not in text.stdout
+
+
+def test_no_queuevar_carried_says_none(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    carrier = {"structlog_context": {"request_id": "r-1"}, "ctxcarry": {"v": 1, "vars": {}}}
+    assert main(["inspect", write_json(tmp_path, carrier)]) == 0
+    out = capsys.readouterr().out
+    assert "QueueVars: none" in out
+    assert "not registered" not in out
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed here")
+def test_a_null_column_piped_from_psql_says_nothing_was_carried(
+    postgres_available: None,
+) -> None:
+    # What an operator pipes: `psql -At -c "select trace_context ..."` of a NULL column.
+    from tests import services
+
+    server = ["-h", services.PGHOST, "-p", str(services.PGPORT), "-U", services.PGUSER]
+    query = subprocess.run(
+        ["psql", *server, "-d", services.PGDATABASE, "-At", "-c", "select NULL::jsonb"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+        env={**os.environ, "PGPASSWORD": services.PGPASSWORD},
+    )
+    result = run_cli("inspect", stdin=query.stdout)
+    assert result.returncode == 1
+    assert result.stderr.startswith("ctxcarry inspect: error: input is empty: nothing was carried")
+    assert "Traceback" not in result.stderr
 
 
 def test_import_option_decodes_the_vars_with_their_codecs(
@@ -176,7 +209,9 @@ def test_newer_format_version_is_reported(
     ("content", "message"),
     [
         ("{not json", "input is not valid JSON"),
-        ("", "input is empty"),
+        ("", "input is empty: nothing was carried (a NULL column"),
+        ("\n", "input is empty: nothing was carried (a NULL column"),
+        ("null", "input is JSON null: nothing was carried"),
         ('{"task": "x", "id": "1"}', "no carrier found"),
         ("[1, 2]", "no carrier found"),
         ("3", "input is a JSON number, not an object"),

@@ -45,6 +45,8 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     api = (tmp_path / "site" / "api" / "index.html").read_text()
     for name in ("ctxcarry.adapters.celery", "ctxcarry.adapters.starlette", "QueueVar"):
         assert name in api
+    # Recommended by the Django page for values known only in a view: in the reference too.
+    assert 'id="ctxcarry.kit.bind_request_values"' in api
     changelog = (tmp_path / "site" / "changelog" / "index.html").read_text()
     assert "--8&lt;--" not in changelog  # the snippet was included, not printed
 

@@ -7,12 +7,9 @@ runs it. pip uses the machine's configured indexes and its cache.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tarfile
 import textwrap
-import venv
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import ctxcarry
+from tests.packaging.venvs import clean_env, fresh_venv, pip_install, run
 
 pytestmark = pytest.mark.packaging
 
@@ -33,15 +31,6 @@ FRAMEWORKS = ("celery", "kombu", "django", "starlette", "task_processor", "httpx
 class Dists:
     wheel: Path
     sdist: Path
-
-
-def run(args: list[str | Path], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    """Run a command; fail the test with its output if it fails."""
-    result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
-        [str(a) for a in args], capture_output=True, text=True, check=False, **kwargs
-    )
-    assert result.returncode == 0, f"{args}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -156,23 +145,6 @@ CHECKS = {
 }
 
 
-def _clean_env() -> dict[str, str]:
-    """This process's environment without what points into the repository's test setup."""
-    hidden = ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")
-    return {k: v for k, v in os.environ.items() if k not in hidden}
-
-
-def fresh_venv(path: Path) -> Path:
-    """A new virtualenv with pip; returns its Python."""
-    venv.EnvBuilder(with_pip=True, clear=True).create(path)
-    return path / "bin" / "python"
-
-
-def pip_install(python: Path, *requirements: str) -> None:
-    env = {**_clean_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    run([python, "-m", "pip", "install", "--quiet", *requirements], env=env, timeout=900)
-
-
 @pytest.mark.parametrize("extra", list(CHECKS))
 def test_clean_install_with_each_extra(
     dists: Dists, extra: str, tmp_path_factory: pytest.TempPathFactory
@@ -187,7 +159,7 @@ def test_clean_install_with_each_extra(
         # flagsmith-common needs 3.11: the extra's markers make it install, and bring nothing.
         script = "import importlib.util as u; assert u.find_spec('task_processor') is None"
     # Run outside the repository, so only the installed wheel can be imported.
-    run([python, "-c", script], cwd=python.parent, timeout=120, env=_clean_env())
+    run([python, "-c", script], cwd=python.parent, timeout=120, env=clean_env())
 
 
 def test_newcomer_runs_the_demo_and_inspect_from_a_clean_install(
@@ -196,10 +168,10 @@ def test_newcomer_runs_the_demo_and_inspect_from_a_clean_install(
     python = fresh_venv(tmp_path_factory.mktemp("venv-demo"))
     pip_install(python, f"ctxcarry[demo] @ {dists.wheel.as_uri()}")
     bin_dir = python.parent
-    demo = run([bin_dir / "ctxcarry", "demo"], cwd=bin_dir, timeout=60, env=_clean_env())
+    demo = run([bin_dir / "ctxcarry", "demo"], cwd=bin_dir, timeout=60, env=clean_env())
     assert demo.stdout.splitlines()[-1].startswith("ctxcarry demo: OK")
     carrier = '{"structlog_context": {"request_id": "r-1"}, "ctxcarry": {"v": 1, "vars": {}}}'
     inspect = run(
-        [bin_dir / "ctxcarry", "inspect", "-"], input=carrier, cwd=bin_dir, env=_clean_env()
+        [bin_dir / "ctxcarry", "inspect", "-"], input=carrier, cwd=bin_dir, env=clean_env()
     )
     assert 'request_id = "r-1"' in inspect.stdout

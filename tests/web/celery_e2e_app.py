@@ -2,13 +2,16 @@
 
 The worker runs in its own process (``celery -A tests.web.celery_e2e_app worker``)
 and writes its structlog lines as JSON to ``CTXCARRY_WEB_E2E_LOG``; the web side
-(the test process) only publishes. Redis database 12 and a queue of its own keep
-it apart from every other test area.
+(the test process) only publishes. Redis database 12 and a queue of the run's own
+(``CTXCARRY_WEB_E2E_QUEUE``, chosen by the test process and inherited by the worker) keep
+it apart from every other test area and from a concurrent run; the run's keys, which all
+name its queue, are deleted afterwards.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 
 import structlog
 from celery import Celery
@@ -16,7 +19,7 @@ from celery import Celery
 from ctxcarry.adapters.celery import install
 
 BROKER_URL = os.environ.get("CTXCARRY_WEB_E2E_BROKER", "redis://127.0.0.1:6379/12")
-QUEUE = "ctxcarry-web-e2e"
+QUEUE = os.environ.setdefault("CTXCARRY_WEB_E2E_QUEUE", f"ctxcarry-web-e2e-{uuid.uuid4().hex[:8]}")
 LOG_PATH_VARIABLE = "CTXCARRY_WEB_E2E_LOG"
 
 app = Celery("ctxcarry_web_e2e", broker=BROKER_URL)

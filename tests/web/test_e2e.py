@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from django.test import Client
 
 from tests.web.support import LogCapture
@@ -34,7 +33,6 @@ def celery_worker_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     services.require("Redis", services.REDIS_URL)
     from tests.web.celery_e2e_app import BROKER_URL, LOG_PATH_VARIABLE, QUEUE
 
-    redis.Redis.from_url(BROKER_URL).flushdb()
     log_path = tmp_path_factory.mktemp("web-e2e") / "worker.jsonl"
     log_path.touch()
     worker = subprocess.Popen(
@@ -68,7 +66,7 @@ def celery_worker_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
-        redis.Redis.from_url(BROKER_URL).flushdb()
+        services.delete_keys(BROKER_URL, f"*{QUEUE}*")
 
 
 def wait_for_line(log_path: Path, note: str) -> dict[str, Any]:

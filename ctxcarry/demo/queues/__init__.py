@@ -68,6 +68,6 @@ def open_queue(name: str, broker: str | None) -> DemoQueue:
     except ModuleNotFoundError as exc:  # the queue's framework, imported when it opens
         raise MissingExtra(
             f"the demo on {name} needs ctxcarry[demo,{extra}] ({exc.name} is missing): "
-            f'pip install -e ".[demo,{extra}]" from a checkout'
+            f'pip install "./ctxcarry[demo,{extra}]" from the folder holding a clone'
         ) from None
     return queue

@@ -90,7 +90,8 @@ def _configure_django(database: Path) -> None:
     except ModuleNotFoundError:  # not in the django-tasks extra: the backend is the user's choice
         raise MissingExtra(
             "the demo on django-tasks needs django-tasks-db, the database backend: "
-            'pip install -e ".[demo,django-tasks]" django-tasks-db from a checkout'
+            'pip install "./ctxcarry[demo,django-tasks]" django-tasks-db '
+            "from the folder holding a clone"
         ) from None
     module = os.environ.get("DJANGO_SETTINGS_MODULE")
     if module or settings.configured:
