@@ -9,7 +9,6 @@ task and undoes it exactly afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import os
 from collections.abc import Callable, Collection, Mapping
@@ -31,6 +30,15 @@ from ._budget import (
     Entry,
     fit,
     upper_bound,
+)
+from ._forward import (
+    Forwarded,
+    add_forwarded,
+    forwarded,
+    last_hints,
+    module_hint,
+    module_hints,
+    unregistered_line,
 )
 from ._jsonvalue import (
     MAX_SAFE_INTEGER,
@@ -60,7 +68,14 @@ from ._trace import (
     is_common_traceparent,
     trace_fields,
 )
-from ._wire import ENVELOPE_KEY, FORMAT_VERSION, STRUCTLOG_KEY, VARS_KEY, VERSION_KEY
+from ._wire import (
+    ENVELOPE_KEY,
+    FORMAT_VERSION,
+    MODULES_KEY,
+    STRUCTLOG_KEY,
+    VARS_KEY,
+    VERSION_KEY,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -183,8 +198,13 @@ class Carrier:
         problems = Problems()
         trace, bound = self._capture_trace(problems) if self.carry_trace else (_NO_TRACE, 0)
         queuevars, log, context_bound = self._capture_context(problems)
-        if bound + context_bound > self.max_bytes or len(queuevars) + len(log) > self.max_keys:
+        carried = forwarded.get()
+        if carried is not CLEARED and self.carry_queuevars:  # extract of unregistered vars
+            context_bound += add_forwarded(carried, queuevars)
+        bound += context_bound
+        if bound > self.max_bytes or len(queuevars) + len(log) > self.max_keys:
             trace, queuevars, log = self._enforce_limits(trace, queuevars, log, problems)
+            bound = self.max_bytes  # at the limits: no room for the optional module hints
         if problems:
             problems.raise_if_strict("ctxcarry.inject", self.strict)
         if trace:
@@ -194,7 +214,14 @@ class Carrier:
         else:
             out.pop(STRUCTLOG_KEY, None)
         if queuevars or log:
-            out[ENVELOPE_KEY] = {VERSION_KEY: FORMAT_VERSION, VARS_KEY: queuevars}
+            envelope = {VERSION_KEY: FORMAT_VERSION, VARS_KEY: queuevars}
+            if queuevars:  # the module hints: the last ones again while the same vars travel
+                names, hints = last_hints[0]
+                if carried is not CLEARED or queuevars.keys() != names:
+                    hints = module_hints(queuevars, carried)
+                if hints[1] and bound + hints[1] <= self.max_bytes:
+                    envelope[MODULES_KEY] = hints[0].copy()
+            out[ENVELOPE_KEY] = envelope
         else:
             out.pop(ENVELOPE_KEY, None)
         if problems:
@@ -359,7 +386,7 @@ class Carrier:
         if carrier is None:
             return QueueContext._from_slots({}, {}, {}, FORMAT_VERSION, ())
         problems = Problems()
-        unknown: dict[str, Any] = {}
+        unknown: dict[str, Forwarded] = {}
         try:
             slots, log, trace, version = self._decode(carrier, problems, unknown)
         except Exception as exc:  # a hostile Mapping must not take the task down
@@ -372,7 +399,7 @@ class Carrier:
         )
 
     def _decode(
-        self, carrier: object, problems: Problems, unknown: dict[str, Any]
+        self, carrier: object, problems: Problems, unknown: dict[str, Forwarded]
     ) -> tuple[dict[QueueVar[Any], Slot], dict[str, Any], dict[str, str], int]:
         """One flat pass over an untrusted carrier (this is extract's hot path).
 
@@ -423,7 +450,7 @@ class Carrier:
         if envelope is not None:
             version, raw_vars = self._decode_envelope(envelope, problems)
             if raw_vars is not None and self.carry_queuevars:
-                used = self._decode_queuevars(raw_vars, slots, problems, unknown, used)
+                used = self._decode_queuevars(raw_vars, slots, problems, unknown, used, envelope)
 
         log: dict[str, Any] = {}
         if raw_log is not None:
@@ -454,13 +481,15 @@ class Carrier:
         raw: object,
         slots: dict[QueueVar[Any], Slot],
         problems: Problems,
-        unknown: dict[str, Any],
+        unknown: dict[str, Forwarded],
         used: int,
+        envelope: object,
     ) -> int:
         """Fill ``slots`` from the envelope's ``vars``; return the exact bytes used.
 
-        A valid name that is not registered here is dropped; its value, if it
-        is JSON by the wire rule, goes into ``unknown`` (for ``inspect``).
+        A valid name that is not registered here is not restored; its value,
+        if it is JSON by the wire rule, goes into ``unknown`` with its size and
+        the envelope's module hint (forwarded by extract, shown by ``inspect``).
         """
         limit = self.max_bytes
         if type(raw) is dict and len(raw) <= self.max_keys:
@@ -488,9 +517,13 @@ class Carrier:
             var = by_name.get(key) if type(key) is str else None
             if var is None:
                 if is_valid_key(key):
-                    problems.add(f"QueueVar {safe_name(key)}: not registered here")
-                    with contextlib.suppress(NotJSON):
-                        unknown[key] = budget.measure(value, spare_only=True)[0]
+                    module = module_hint(envelope, key)
+                    refused = None
+                    try:
+                        unknown[key] = (*budget.measure(value, spare_only=True), module)
+                    except NotJSON as exc:
+                        refused = self._reason(exc)
+                    problems.add(unregistered_line(key, module, refused))
                 else:
                     problems.add(f"QueueVar {safe_name(key)}: not a valid key name")
                 continue

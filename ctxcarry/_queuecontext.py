@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar, overload
 
 from . import _defaults
+from ._forward import Forwarded
 from ._jsonvalue import JSONValue
 from ._queuevar import QueueVar, Slot
 from ._wire import FORMAT_VERSION
@@ -45,7 +46,7 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
         self.trace_headers: Mapping[str, str] = dict(trace_headers or {})
         self.version = version
         self.dropped = dropped
-        self._unknown: Mapping[str, JSONValue] = {}
+        self._unknown: Mapping[str, Forwarded] = {}
 
     @classmethod
     def _from_slots(
@@ -55,7 +56,7 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
         trace_headers: dict[str, str],
         version: int,
         dropped: tuple[str, ...],
-        unknown: Mapping[str, JSONValue] | None = None,
+        unknown: Mapping[str, Forwarded] | None = None,
     ) -> QueueContext:
         self = cls.__new__(cls)
         self._slots = slots
@@ -97,7 +98,11 @@ class QueueContext(Mapping["QueueVar[Any]", Any]):
 
         Name -> wire value (only values that satisfy the wire rule); for ``inspect``.
         """
-        return self._unknown
+        return {name: entry[0] for name, entry in self._unknown.items()}
+
+    def _unregistered_modules(self) -> Mapping[str, str]:
+        """Internal: the module hint the carrier gave for each unregistered QueueVar."""
+        return {name: entry[2] for name, entry in self._unknown.items() if entry[2] is not None}
 
     @overload
     def __getitem__(self, var: QueueVar[T]) -> T: ...

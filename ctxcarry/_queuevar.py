@@ -9,6 +9,7 @@ naming the var, rather than later at enqueue time in some other module.
 from __future__ import annotations
 
 import contextvars
+import sys
 import threading
 import warnings
 from types import TracebackType
@@ -96,12 +97,39 @@ def lookup(name: str) -> QueueVar[Any] | None:
 def _register(var: QueueVar[Any]) -> None:
     global _all_vars, _all_pairs
     with _registry_lock:
-        if var.name in _by_name:
-            raise ValueError(f"a QueueVar named {var.name!r} is already registered")
+        first = _by_name.get(var.name)
+        if first is not None:
+            module, where = first._origin
+            raise ValueError(
+                f"a QueueVar named {var.name!r} is already registered: the first one was "
+                f"defined in module {module!r} at {where} (define each QueueVar once, in a "
+                f"module every process imports under one name)"
+            )
         _by_name[var.name] = var
         backing_names[var.context_var] = var.name
         _all_vars = (*_all_vars, var)
         _all_pairs = (*_all_pairs, (var, var.context_var))
+
+
+def _definition_site() -> tuple[str, str]:
+    """The module and ``file:line`` of the code creating a QueueVar (definition time only).
+
+    The first frame outside ``QueueVar.__init__`` (and a subclass's): the
+    module a worker must import to register the var, and where a duplicate's
+    first definition is.
+    """
+    frame = sys._getframe(2)
+    while (
+        frame.f_back is not None
+        and frame.f_code.co_name == "__init__"
+        and isinstance(frame.f_locals.get("self"), QueueVar)
+    ):
+        frame = frame.f_back
+    module = frame.f_globals.get("__name__")
+    return (
+        module if type(module) is str else "?",
+        f"{frame.f_code.co_filename}:{frame.f_lineno}",
+    )
 
 
 class QueueVar(Generic[T]):
@@ -120,7 +148,7 @@ class QueueVar(Generic[T]):
     raises ``ValueError``.
     """
 
-    __slots__ = ("__weakref__", "_codec", "_default", "_name", "_plain", "_var")
+    __slots__ = ("__weakref__", "_codec", "_default", "_name", "_origin", "_plain", "_var")
 
     # The type of a new QueueVar (docs/concepts.md, "The type of a QueueVar"):
     #   QueueVar(name, default=None)                  -> QueueVar[str | None]
@@ -170,6 +198,8 @@ class QueueVar(Generic[T]):
         self._var: contextvars.ContextVar[Any] = contextvars.ContextVar(
             BACKING_PREFIX + name, default=CLEARED
         )
+        #: ``(module, "file:line")`` of the code that created the var.
+        self._origin = _definition_site()
         _register(self)
 
     @property

@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 from opentelemetry import trace as otel_trace
 
 from . import _logvars
+from ._forward import forwarded
 from ._names import name_allowance
 from ._problems import Problems, safe_name
 from ._queuecontext import QueueContext
@@ -138,6 +139,11 @@ class Extraction(Scope):
                     append(cvar.set(slot))
                 elif cvar.get() is not CLEARED:
                     append(cvar.set(CLEARED))
+            carried = decoded._unknown  # unregistered vars: forwarded by inject, replaced
+            if carried:
+                append(forwarded.set(carried))
+            elif forwarded.get() is not CLEARED:
+                append(forwarded.set(CLEARED))
         if log:
             cached, var_for = _logvars.cached, _logvars.var_for
             for key, value in log.items():

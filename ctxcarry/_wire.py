@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "ENVELOPE_KEY",
     "FORMAT_VERSION",
+    "MODULES_KEY",
     "STRUCTLOG_KEY",
     "VARS_KEY",
     "VERSION_KEY",
@@ -25,6 +26,10 @@ VERSION_KEY = "v"
 
 #: Envelope key holding the QueueVars, by name.
 VARS_KEY = "vars"
+
+#: Optional envelope key: the module that defines each carried QueueVar, by
+#: name (a hint for a worker that has not imported it; consumers may ignore it).
+MODULES_KEY = "modules"
 
 #: The format version this library writes and fully understands.
 FORMAT_VERSION = 1

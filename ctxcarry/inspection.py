@@ -88,6 +88,8 @@ class Report:
     trace: TraceInfo | None
     #: One line per item that extract would drop in this process, and why.
     dropped: tuple[str, ...] = field(default=())
+    #: The module the carrier names as defining each unregistered QueueVar (when it does).
+    unknown_modules: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, JSONValue]:
         """The report as one JSON object (the ``--json`` output)."""
@@ -97,6 +99,7 @@ class Report:
             "version": self.version,
             "queuevars": {name: wire for name, (_, wire) in self.queuevars.items()},
             "unknown_queuevars": dict(self.unknown_queuevars),
+            "unknown_queuevar_modules": dict(self.unknown_modules),
             "structlog": dict(self.structlog),
             "trace": self.trace.as_json() if self.trace else None,
             "dropped": list(self.dropped),
@@ -276,6 +279,7 @@ def inspect_carrier(document: Any, carrier: Carrier | None = None) -> Report:
         structlog=dict(decoded.log_context),
         trace=_trace_info(decoded.trace_headers),
         dropped=decoded.dropped,
+        unknown_modules=dict(decoded._unregistered_modules()),
     )
 
 
@@ -313,9 +317,12 @@ def render_text(report: Report) -> str:
     if report.unknown_queuevars:
         lines.append(
             _section(
-                "QueueVars carried but not registered in this process "
-                "(a worker without them drops them; --import MODULE to decode)",
-                {k: _show(v) for k, v in report.unknown_queuevars.items()},
+                "QueueVars carried but not registered in this process (a worker without "
+                "them forwards them unchanged; --import MODULE to decode)",
+                {
+                    k: _show(v) + _defined_in(report.unknown_modules.get(k))
+                    for k, v in report.unknown_queuevars.items()
+                },
             )
         )
     lines.append(_section("structlog keys", {k: _show(v) for k, v in report.structlog.items()}))
@@ -325,6 +332,10 @@ def render_text(report: Report) -> str:
     else:
         lines.append("dropped on restore in this process: nothing")
     return "\n".join(lines)
+
+
+def _defined_in(module: str | None) -> str:
+    return "" if module is None else f"  (defined in {module})"
 
 
 def _section(title: str, items: Mapping[str, str]) -> str:

@@ -54,6 +54,7 @@ def seen(task: Task | None = None) -> dict[str, Any]:
         report["retries"] = task.request.retries
         report["message_priority"] = delivery_info.get("priority")
         report["caller_header"] = task.request.get("x-caller")
+        report["carrier"] = task.request.get("ctxcarry")  # as the task received it
     return report
 
 

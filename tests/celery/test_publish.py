@@ -69,7 +69,13 @@ def test_caller_headers_survive_next_to_the_carrier(worker_app: Celery) -> None:
     assert report["tenant"] == "acme"
     (headers,) = published
     assert headers["x-caller"] == "mine"
-    assert headers[HEADER] == {"ctxcarry": {"v": 1, "vars": {"celery_tests.tenant": "acme"}}}
+    assert headers[HEADER] == {
+        "ctxcarry": {
+            "v": 1,
+            "vars": {"celery_tests.tenant": "acme"},
+            "modules": {"celery_tests.tenant": "tests.celery.apps"},
+        }
+    }
 
 
 def test_sentry_style_nested_headers_do_not_hide_the_carrier(worker_app: Celery) -> None:

@@ -112,11 +112,21 @@ def test_stdin_and_unregistered_vars_are_shown_not_lost(
     report = json.loads(result.stdout)
     assert report["queuevars"] == {}
     assert report["unknown_queuevars"] == {"cli_tenant": "acme", "cli_account": str(ACCOUNT)}
-    assert "QueueVar 'cli_tenant': not registered here" in report["dropped"]
+    assert report["unknown_queuevar_modules"] == {
+        "cli_tenant": "tests.cli.carried_vars",
+        "cli_account": "tests.cli.carried_vars",
+    }
+    assert any(
+        line.startswith(
+            "QueueVar 'cli_tenant' is not registered in this process "
+            "(defined in tests.cli.carried_vars where the task was enqueued)"
+        )
+        for line in report["dropped"]
+    )
 
     text = run_cli("inspect", "-", stdin=json.dumps(trace_context_value))
     assert "QueueVars carried but not registered in this process" in text.stdout
-    assert 'cli_tenant  = "acme"' in text.stdout
+    assert 'cli_tenant  = "acme"  (defined in tests.cli.carried_vars)' in text.stdout
     # Never "QueueVars: none" above a list of the QueueVars carried.
     assert "QueueVars: none" not in text.stdout
 

@@ -36,6 +36,9 @@ def test_wire_shape_with_everything_bound(tracer: trace.Tracer) -> None:
     assert carrier[ENVELOPE_KEY] == {
         "v": FORMAT_VERSION,
         "vars": {"core_tenant_id": "acme", "priority": 3},
+        # Where the var is defined, for a worker that has not imported it (not for priority,
+        # ctxcarry's own, registered everywhere).
+        "modules": {"core_tenant_id": "tests.core.vars"},
     }
     assert carrier["traceparent"] == expected_w3c["traceparent"]
     assert json.loads(json.dumps(carrier, allow_nan=False)) == carrier

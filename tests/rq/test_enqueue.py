@@ -38,7 +38,11 @@ def test_the_carrier_is_one_meta_key_beside_the_callers_meta(queue: Queue) -> No
             "owner": "billing",
             META_KEY: {
                 "structlog_context": {"request_id": "r-1"},
-                "ctxcarry": {"v": 1, "vars": {"rq_tenant": "acme"}},
+                "ctxcarry": {
+                    "v": 1,
+                    "vars": {"rq_tenant": "acme"},
+                    "modules": {"rq_tenant": "tests.rq.jobs"},
+                },
             },
         }
 

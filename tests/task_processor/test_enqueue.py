@@ -35,7 +35,11 @@ def test_delay_stores_bindings_beside_the_untouched_w3c_keys(tracer: trace.Trace
     assert task.trace_context == {
         **upstream,
         STRUCTLOG_KEY: {"request_id": "r-1", "user_id": 7},
-        ENVELOPE_KEY: {"v": 1, "vars": {"tp_tenant": "acme"}},
+        ENVELOPE_KEY: {
+            "v": 1,
+            "vars": {"tp_tenant": "acme"},
+            "modules": {"tp_tenant": "tests.task_processor.task_functions"},
+        },
     }
 
 
