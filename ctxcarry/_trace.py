@@ -109,6 +109,8 @@ def _is_default_propagator(textmap: TextMapPropagator) -> bool:
 def extract_trace(headers: Mapping[str, str]) -> Context:
     """What ``propagate.extract(headers)`` returns, for headers decode checked.
 
+    Only for headers ``Carrier.decode`` returned: their grammar is not checked again.
+
     The common case -- OTel's default propagator and a version-00
     traceparent alone (no tracestate, no baggage) -- is built here from the
     traceparent decode already validated, exactly as OTel's trace-context
@@ -120,7 +122,9 @@ def extract_trace(headers: Mapping[str, str]) -> Context:
     global _default_seen
     if len(headers) == 1:
         traceparent = headers.get("traceparent")
-        if traceparent is not None and is_common_traceparent(traceparent):
+        # decode let it through, so this shape is a version-00 traceparent with
+        # non-zero ids (is_common_traceparent), without matching it a second time
+        if type(traceparent) is str and len(traceparent) == 55 and traceparent[:3] == "00-":
             textmap = propagate.get_global_textmap()
             seen, is_default = _default_seen
             if seen is not textmap:
