@@ -112,7 +112,7 @@ def _import_function(job: Any) -> None:
     """Import the job's function, so that the QueueVars its modules declare are registered.
 
     A worker imports a job's module only when it runs the job, which is after
-    the restore: a QueueVar declared there would be "not registered here" in
+    the restore: a QueueVar declared there would be "not registered in this process" in
     a fresh work horse. A function that cannot be imported is rq's to report
     when it runs the job.
     """

@@ -27,8 +27,13 @@ from tests.packaging.venvs import attempt, clean_env, fresh_venv, pip_install, r
 pytestmark = pytest.mark.packaging
 
 REPO = Path(__file__).resolve().parents[2]
-#: README's install of a clone into a project's virtualenv, from the folder holding the clone.
-INSTALL = ("./ctxcarry",)
+#: README's installs of a clone into a project's virtualenv, from the folder holding the
+#: clone: the regular one, and the editable one for a user who edits ctxcarry beside the
+#: project (``strict``: a tree of links on ``sys.path``, which imports and mypy can read).
+INSTALLS = {
+    "regular": ("./ctxcarry",),
+    "editable-strict": ("-e", "./ctxcarry", "--config-settings", "editable_mode=strict"),
+}
 
 
 @dataclass(frozen=True)
@@ -51,13 +56,15 @@ def copy_checkout(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+@pytest.fixture(scope="module", params=list(INSTALLS))
+def installed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Installed:
     """A fresh virtualenv with a clone of this checkout installed, no extra."""
     parent = tmp_path_factory.mktemp("projects")
     copy_checkout(parent / "ctxcarry")
     python = fresh_venv(tmp_path_factory.mktemp("venv-checkout"))
-    pip_install(python, *INSTALL, cwd=parent)
+    pip_install(python, *INSTALLS[request.param], cwd=parent)
     return Installed(parent, python)
 
 
