@@ -17,6 +17,12 @@ rest of the process's heap, whose size has nothing to do with ctxcarry.
 
     python benchmarks/bench_core.py [--rounds 30] [--loops 2000] [--json]
     python benchmarks/bench_core.py --instructions [--calls 5000]
+    python benchmarks/bench_core.py --pieces [--calls 2000]
+
+``--pieces`` counts, with callgrind only, what each part of extract costs:
+decode alone, extract with one kind of context carried at a time, and
+OpenTelemetry's ``propagate.extract`` of the same trace fields (public API
+only, so the same command measures any version of the core).
 """
 
 from __future__ import annotations
@@ -84,8 +90,8 @@ def ours_extract_block(carrier: dict[str, Any]) -> None:
 
 
 @contextmanager
-def bound_context() -> Iterator[tuple[dict[str, Pair], int]]:
-    """Bind the scenario in the current context; yield the operation pairs and carrier size.
+def bound_context() -> Iterator[tuple[dict[str, Pair], dict[str, Any]]]:
+    """Bind the scenario in the current context; yield the operation pairs and the carrier.
 
     Run it inside a fresh ``contextvars.Context`` so nothing else is bound.
     """
@@ -110,7 +116,7 @@ def bound_context() -> Iterator[tuple[dict[str, Pair], int]]:
         # generations: a full collection then scans only what the calls
         # allocate, not the whole heap of whatever process this is.
         gc.freeze()
-        yield pairs, len(wire)
+        yield pairs, received
         gc.unfreeze()
     for queue_var, token in reversed(tokens):
         queue_var.reset(token)
@@ -125,7 +131,8 @@ def bound_context() -> Iterator[tuple[dict[str, Pair], int]]:
 def measure_wall(rounds: int, loops: int) -> dict[str, Any]:
     """Medians of interleaved rounds, and each ctxcarry/baseline ratio."""
     result: dict[str, Any] = {}
-    with bound_context() as (pairs, carrier_bytes):
+    with bound_context() as (pairs, received):
+        carrier_bytes = len(json.dumps(received, separators=(",", ":")))
         candidates = {
             f"{name}:{side}": fn
             for name, pair in pairs.items()
@@ -147,11 +154,43 @@ def measure_wall(rounds: int, loops: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- instructions
 
 
+def extract_pieces(received: dict[str, Any]) -> dict[str, Callable[[], object]]:
+    """The parts of extract, each a call to count (see ``--pieces``)."""
+    trace_headers = {
+        k: v for k, v in received.items() if k in propagate.get_global_textmap().fields
+    }
+
+    def extract_with(queuevars: bool, log: bool, trace: bool) -> Callable[[], object]:
+        carrier = ctxcarry.Carrier(
+            carry_queuevars=queuevars, carry_structlog=log, carry_trace=trace
+        )
+
+        def block() -> None:
+            with carrier.extract(received):
+                pass
+
+        return block
+
+    return {
+        "hand-written minimum": lambda: hand_extract_block(received),
+        "extract": lambda: ours_extract_block(received),
+        "decode alone": lambda: ctxcarry.get_default_carrier().decode(received),
+        "extract, nothing carried": extract_with(False, False, False),
+        "extract, QueueVars only": extract_with(True, False, False),
+        "extract, structlog only": extract_with(False, True, False),
+        "extract, trace only": extract_with(False, False, True),
+        "propagate.extract of the trace fields": lambda: propagate.extract(trace_headers),
+    }
+
+
 def run_child(operation: str, calls: int) -> None:
     """Perform one operation ``calls`` times after a fixed warm-up (under callgrind)."""
     name, side = operation.split(":")
-    with bound_context() as (pairs, _):
-        fn = pairs[name][0 if side == "baseline" else 1]
+    with bound_context() as (pairs, received):
+        if name == "piece":
+            fn = extract_pieces(received)[side]
+        else:
+            fn = pairs[name][0 if side == "baseline" else 1]
         for _ in range(WARMUP):
             fn()
         for _ in range(calls):
@@ -172,6 +211,46 @@ def measure_instructions(calls: int) -> dict[str, Any]:
         ours = counts[f"{name}:ctxcarry"].per_call
         result[name] = {"baseline": base, "ctxcarry": ours, "ratio": ours / base}
     return result
+
+
+def measure_pieces(calls: int) -> dict[str, Any]:
+    """Instructions per call of each part of extract (callgrind only)."""
+
+    def command(piece: str) -> Callable[[int], list[str]]:
+        return lambda n: [sys.executable, __file__, "--child", f"piece:{piece}", "--calls", str(n)]
+
+    names = list(contextvars.Context().run(_piece_names))
+    counts = _callgrind.instructions_per_call({name: command(name) for name in names}, calls)
+    return {
+        "valgrind": _callgrind.version(),
+        "calls": calls,
+        "pieces": {name: counts[name].per_call for name in names},
+    }
+
+
+def _piece_names() -> list[str]:
+    with bound_context() as (_, received):
+        return list(extract_pieces(received))
+
+
+def render_pieces(result: Mapping[str, Any]) -> str:
+    pieces = result["pieces"]
+    whole = pieces["extract"]
+    rows = [
+        {"piece": name, "instr": count, "share": count / whole} for name, count in pieces.items()
+    ]
+    columns: list[_timing.Column] = [
+        ("piece", "piece", "s"),
+        ("instr", "instructions", ",.0f"),
+        ("share", "of extract", ".2f"),
+    ]
+    return "\n".join(
+        [
+            _timing.table(rows, columns),
+            f"instructions: callgrind ({result['valgrind']}), runs of {result['calls']} and "
+            f"{2 * result['calls']} calls, difference per call",
+        ]
+    )
 
 
 # ---------------------------------------------------------------- report
@@ -234,10 +313,19 @@ def main(argv: list[str] | None = None) -> int:
         "--instructions", action="store_true", help="also count instructions with callgrind"
     )
     parser.add_argument("--calls", type=int, default=5000, help="callgrind: calls per run")
+    parser.add_argument(
+        "--pieces", action="store_true", help="only count what each part of extract costs"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         contextvars.Context().run(run_child, args.child, args.calls)
+        return 0
+    if args.pieces:
+        env = _timing.environment()
+        pieces = measure_pieces(args.calls)
+        pieces["environment"] = _timing.finish_environment(env)
+        _timing.emit(pieces, args.json, render_pieces)
         return 0
     env = _timing.environment()
     result: dict[str, Any] = {"rounds": args.rounds, "loops": args.loops}
