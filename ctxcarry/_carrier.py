@@ -178,6 +178,25 @@ class Carrier:
             return f"value does not fit max_bytes={self.max_bytes}"
         return str(exc)
 
+    def _fitting_entry(
+        self, budget: _Room, key: str, value: object, kind: str, problems: Problems
+    ) -> tuple[Any, int, int] | None:
+        """``value`` as JSON, its size and its entry's cost, if it is JSON and fits ``budget``.
+
+        Otherwise ``None``, with one problem line naming the ``kind`` of item and
+        why (decode's item-by-item paths, for QueueVars and structlog keys alike).
+        """
+        try:
+            wire, size = budget.measure(value)
+        except NotJSON as exc:
+            problems.add(f"{kind} {safe_name(key)}: {self._reason(exc)}")
+            return None
+        cost = len(key) + size + ENTRY_OVERHEAD
+        if cost > budget.left:
+            problems.add(f"{kind} {safe_name(key)}: {self._reason(TooLarge())}")
+            return None
+        return wire, size, cost
+
     def replace(self, **changes: Any) -> Carrier:
         """A copy of this Carrier with some settings changed."""
         return replace(self, **changes)
@@ -527,15 +546,10 @@ class Carrier:
                 else:
                     problems.add(f"QueueVar {safe_name(key)}: not a valid key name")
                 continue
-            try:
-                wire, size = budget.measure(value)
-            except NotJSON as exc:
-                problems.add(f"QueueVar {safe_name(key)}: {self._reason(exc)}")
+            entry = self._fitting_entry(budget, key, value, "QueueVar", problems)
+            if entry is None:
                 continue
-            cost = len(key) + size + ENTRY_OVERHEAD
-            if cost > budget.left:
-                problems.add(f"QueueVar {safe_name(key)}: {self._reason(TooLarge())}")
-                continue
+            wire, size, cost = entry
             if var._plain:
                 slots[var] = (wire, wire, size)
             else:
@@ -587,15 +601,10 @@ class Carrier:
             if type(key) is not str or (key not in valid_names and not is_valid_key(key)):
                 problems.add(f"structlog key {safe_name(key)}: not a valid key name")
                 continue
-            try:
-                json_value, size = budget.measure(value)
-            except NotJSON as exc:
-                problems.add(f"structlog key {safe_name(key)}: {self._reason(exc)}")
+            entry = self._fitting_entry(budget, key, value, "structlog key", problems)
+            if entry is None:
                 continue
-            cost = len(key) + size + ENTRY_OVERHEAD
-            if cost > budget.left:
-                problems.add(f"structlog key {safe_name(key)}: {self._reason(TooLarge())}")
-                continue
+            json_value, _, cost = entry
             log[key] = json_value
             budget.left -= cost
         if len(raw) > room:
