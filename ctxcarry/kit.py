@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib
+import importlib.metadata
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -79,6 +80,7 @@ __all__ = [
     "request_keys",
     "task_identity",
     "trace_fields",
+    "unsupported_upstream",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -142,6 +144,28 @@ class Installation:
 @functools.lru_cache(maxsize=16)
 def _without_trace(carrier: Carrier) -> Carrier:
     return carrier.replace(carry_trace=False)
+
+
+def unsupported_upstream(
+    adapter: str, product: str, distribution: str, missing: list[str], supported: str
+) -> str | None:
+    """The ``install()`` error for an upstream release that lacks what ``adapter`` uses.
+
+    ``missing`` names the internals the adapter looked for and did not find;
+    ``None`` when it is empty. The message names the installed version of
+    ``distribution`` and the supported ones, so that an upgrade of the queue
+    fails loudly at ``install()`` instead of silently carrying nothing.
+    """
+    if not missing:
+        return None
+    try:
+        installed = importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        installed = "(version unknown)"
+    return (
+        f"ctxcarry's {adapter} does not support {product} {installed}: it has no "
+        f"{', '.join(missing)}. Supported: {supported}."
+    )
 
 
 def import_queuevar_modules(modules: Iterable[str]) -> None:

@@ -11,7 +11,7 @@ are supported.
 
 from __future__ import annotations
 
-import importlib.metadata
+from ctxcarry.kit import unsupported_upstream
 
 __all__ = ["SUPPORTED", "UnsupportedCeleryError", "missing_internals", "require_supported_upstream"]
 
@@ -45,13 +45,8 @@ def missing_internals() -> list[str]:
 
 def require_supported_upstream() -> None:
     """Raise :class:`UnsupportedCeleryError` when :func:`missing_internals` finds anything."""
-    missing = missing_internals()
-    if missing:
-        try:
-            installed = importlib.metadata.version("celery")
-        except importlib.metadata.PackageNotFoundError:
-            installed = "(version unknown)"
-        raise UnsupportedCeleryError(
-            f"ctxcarry's Celery adapter does not support Celery {installed}: it has no "
-            f"{', '.join(missing)}. Supported: {SUPPORTED}."
-        )
+    message = unsupported_upstream(
+        "Celery adapter", "Celery", "celery", missing_internals(), SUPPORTED
+    )
+    if message is not None:
+        raise UnsupportedCeleryError(message)

@@ -11,7 +11,8 @@ that says which version is installed and which versions are supported.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
+
+from ctxcarry.kit import unsupported_upstream
 
 __all__ = [
     "SUPPORTED",
@@ -69,13 +70,12 @@ def missing_internals() -> list[str]:
 
 def require_supported_upstream() -> None:
     """Raise :class:`UnsupportedTaskProcessorError` when :func:`missing_internals` finds any."""
-    missing = missing_internals()
-    if missing:
-        try:
-            installed = importlib.metadata.version("flagsmith-common")
-        except importlib.metadata.PackageNotFoundError:
-            installed = "(not installed)"
-        raise UnsupportedTaskProcessorError(
-            f"ctxcarry's task processor adapter does not support flagsmith-common {installed}: "
-            f"it has no {', '.join(missing)}. Supported: {SUPPORTED}."
-        )
+    message = unsupported_upstream(
+        "task processor adapter",
+        "flagsmith-common",
+        "flagsmith-common",
+        missing_internals(),
+        SUPPORTED,
+    )
+    if message is not None:
+        raise UnsupportedTaskProcessorError(message)
